@@ -1,0 +1,121 @@
+//! Several nodes on one PostgreSQL database: every job runs exactly once, and a periodic task
+//! runs once per slot.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use posada_db::testing::TestDb;
+use posada_jobs::{Engine, EngineConfig, JobOptions, Jobs, NewJob, PeriodicTask};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_drain_ten_thousand_jobs_once_each() {
+    let t = TestDb::postgres().await;
+    let jobs = migrated(&t).await;
+    let probe = Probe::default();
+    let mut engines = Vec::new();
+    for i in 0..3 {
+        let node_jobs = Jobs::new(t.another_pool().await);
+        let config = EngineConfig {
+            node_id: format!("node-{i}"),
+            ..fast_config()
+        };
+        engines.push(
+            Engine::new(node_jobs, probe.clone(), config)
+                .register::<Count>()
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+    let batch: Vec<NewJob> = (0..10_000)
+        .map(|n| NewJob::new(&Count { n }, JobOptions::default()).unwrap())
+        .collect();
+    assert_eq!(jobs.enqueue_many(batch).await.unwrap(), 10_000);
+    eventually(Duration::from_secs(30), "10,000 completions", || async {
+        engines.iter().map(|e| e.completed_count()).sum::<u64>() >= 10_000
+    })
+    .await;
+    let per_node: Vec<u64> = engines.iter().map(|e| e.completed_count()).collect();
+    for e in engines {
+        e.shutdown().await;
+    }
+    let counts = probe.counts.lock().unwrap().clone();
+    assert_eq!(counts.len(), 10_000, "jobs lost");
+    assert!(counts.values().all(|c| *c == 1), "a job ran twice");
+    assert!(
+        per_node.iter().filter(|n| **n > 0).count() >= 2,
+        "work shared: {per_node:?}"
+    );
+    let stats = jobs.admin().stats().await.unwrap();
+    let completed: i64 = stats
+        .iter()
+        .filter(|r| r.state == posada_jobs::JobState::Completed)
+        .map(|r| r.count)
+        .sum();
+    assert_eq!(completed, 10_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_schedulers_one_run_per_slot() {
+    let t = TestDb::postgres().await;
+    let jobs = migrated(&t).await;
+    let probe = Probe::default();
+    let mut engines = Vec::new();
+    for i in 0..3 {
+        let config = EngineConfig {
+            node_id: format!("sched-{i}"),
+            enable_scheduler: true,
+            ..fast_config()
+        };
+        engines.push(
+            Engine::new(Jobs::new(t.another_pool().await), probe.clone(), config)
+                .register::<Echo>()
+                .periodic(PeriodicTask::every(
+                    "each-second",
+                    Duration::from_secs(1),
+                    || Echo {
+                        label: "tick".into(),
+                    },
+                ))
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    for e in engines {
+        e.shutdown().await;
+    }
+    let runs = probe.runs.lock().unwrap().clone();
+    let filter = posada_jobs::ListFilter {
+        kind: Some("test.echo".into()),
+        ..Default::default()
+    };
+    let listed = jobs
+        .admin()
+        .list(
+            &filter,
+            posada_jobs::Page {
+                limit: 100,
+                before_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut per_slot: HashMap<String, usize> = HashMap::new();
+    for j in &listed {
+        *per_slot.entry(j.unique_key.clone().unwrap()).or_default() += 1;
+    }
+    assert!(
+        per_slot.values().all(|n| *n == 1),
+        "a slot ran twice: {per_slot:?}"
+    );
+    assert!(
+        (9..=11).contains(&listed.len()),
+        "one run per second over 10 s: {}",
+        listed.len()
+    );
+    assert_eq!(runs.len(), listed.len(), "every enqueued slot ran once");
+}

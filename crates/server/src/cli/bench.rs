@@ -1,0 +1,130 @@
+//! `posada bench …`: the project's own benchmarks (figures go to docs/BENCHMARKS.md).
+
+use clap::{Subcommand, ValueEnum};
+use posada_db::{ConnectOptions, Db};
+use posada_jobs::bench::{BenchOptions, BenchPhase};
+
+use crate::config::Settings;
+
+/// Which database to measure.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BenchBackend {
+    /// A fresh SQLite file (or `--database-url`).
+    Sqlite,
+    /// PostgreSQL at `--database-url` or DATABASE_URL.
+    Postgres,
+}
+
+/// Which part of the job benchmark.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Phase {
+    /// Everything.
+    All,
+    /// Insert only (leave the jobs for `posada worker` processes).
+    Enqueue,
+    /// Drain what is there, then latency.
+    Drain,
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Channel sync: parse throughput of a 10,000-event feed, and 200 feeds synced from a
+    /// local server with bounded concurrency.
+    Ical(super::bench_ical::IcalBench),
+    /// Job engine: batch and single insert rate, drain rate, enqueue-to-start latency.
+    Jobs {
+        /// Database kind.
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: BenchBackend,
+        /// Jobs to insert and drain.
+        #[arg(long, default_value_t = 20_000)]
+        jobs: u64,
+        /// Worker concurrency.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Only one phase.
+        #[arg(long, value_enum, default_value = "all")]
+        phase: Phase,
+        /// Database to use (default: a temporary SQLite file; for PostgreSQL, DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// HTTP API against a running server: availability latency under load, holds per second.
+    Api(super::bench_api::BenchApi),
+}
+
+/// Run a bench subcommand.
+pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ical(args) => super::bench_ical::run(args).await,
+        BenchCommand::Api(opts) => super::bench_api::run(opts).await,
+        BenchCommand::Jobs {
+            backend,
+            jobs,
+            concurrency,
+            phase,
+            database_url,
+            json,
+        } => {
+            if jobs == 0 || concurrency == 0 {
+                anyhow::bail!("--jobs and --concurrency must be at least 1");
+            }
+            let tmp = tempfile::tempdir()?;
+            let url = match (backend, database_url) {
+                (_, Some(url)) => url,
+                (BenchBackend::Sqlite, None) => {
+                    format!("sqlite://{}", tmp.path().join("bench.db").display())
+                }
+                (BenchBackend::Postgres, None) if settings.database_url.starts_with("postgres") => {
+                    settings.database_url.clone()
+                }
+                (BenchBackend::Postgres, None) => anyhow::bail!(
+                    "--backend postgres needs --database-url postgres://… or DATABASE_URL set to PostgreSQL"
+                ),
+            };
+            let matches = match backend {
+                BenchBackend::Sqlite => url.starts_with("sqlite:"),
+                BenchBackend::Postgres => url.starts_with("postgres"),
+            };
+            if !matches {
+                anyhow::bail!(
+                    "--backend {backend:?} does not match the database URL {}",
+                    posada_db::redact_url(&url)
+                );
+            }
+            let db = Db::connect(
+                &url,
+                &ConnectOptions {
+                    max_connections: 32,
+                    ..ConnectOptions::default()
+                },
+            )
+            .await?;
+            let phase = match phase {
+                Phase::All => BenchPhase::All,
+                Phase::Enqueue => BenchPhase::Enqueue,
+                Phase::Drain => BenchPhase::Drain,
+            };
+            let report = posada_jobs::bench::run(
+                db.clone(),
+                BenchOptions {
+                    jobs,
+                    concurrency,
+                    phase,
+                },
+            )
+            .await?;
+            db.close().await;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `posada bench api`: load a running server over HTTP the way guests do.
+//!
+//! It creates its own accommodations through the admin API (so it needs a write token), then
+//! measures the availability calendar under concurrent clients (p50/p95/p99) and the rate of
+//! pre-reservations on distinct dates. A warm-up round of `10 × clients` calendar requests is not
+//! counted. Point it at a server whose rate limits are raised for the run (the public API allows
+//! 60 requests a minute per client by default).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{Datelike, Utc};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+/// Options of `posada bench api`.
+#[derive(Debug, clap::Args)]
+pub struct BenchApi {
+    /// Base URL of the running server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// A write-scoped admin API token (`posada admin create-token`).
+    #[arg(long, env = "POSADA_BENCH_TOKEN")]
+    pub token: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    pub clients: usize,
+    /// Availability requests in total.
+    #[arg(long, default_value_t = 5000)]
+    pub requests: usize,
+    /// Pre-reservations in total (each on distinct nights).
+    #[arg(long, default_value_t = 2000)]
+    pub holds: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Nights a bench accommodation can take (well inside the 18-month booking window).
+const NIGHTS_PER_ACCOMMODATION: usize = 500;
+
+/// Run the benchmark.
+pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
+    if opts.clients == 0 || opts.requests == 0 {
+        anyhow::bail!("--clients and --requests must be at least 1");
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.clients * 2)
+        .build()?;
+    let base = opts.url.trim_end_matches('/').to_string();
+    let run_id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+
+    // Accommodations: enough for every hold to get its own night.
+    let accommodations = opts.holds.div_ceil(NIGHTS_PER_ACCOMMODATION).max(1);
+    let mut slugs = Vec::new();
+    for i in 0..accommodations {
+        let slug = format!("bench-{run_id}-{i}");
+        let res = client
+            .post(format!("{base}/api/v1/admin/accommodations"))
+            .bearer_auth(&opts.token)
+            .json(
+                &json!({"name": format!("Bench {i}"), "slug": slug, "kind": "cabin", "capacity": 4,
+                          "pricing": {"base_nightly": {"minor": 5_000_000, "currency": "ARS"}}}),
+            )
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            anyhow::bail!(
+                "creating a bench accommodation failed: {} {}",
+                res.status(),
+                res.text().await?
+            );
+        }
+        slugs.push(slug);
+    }
+
+    // Availability calendar, `clients` at a time.
+    let today = Utc::now().date_naive();
+    let month = format!("{:04}-{:02}", today.year(), today.month());
+    let url = Arc::new(format!(
+        "{base}/api/v1/accommodations/{}/availability?month={month}",
+        slugs[0]
+    ));
+    let gate = Arc::new(Semaphore::new(opts.clients));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(opts.requests);
+    for _ in 0..opts.requests {
+        let (client, url, gate) = (client.clone(), url.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let t = Instant::now();
+            let res = client.get(url.as_str()).send().await.ok()?;
+            let ok = res.status().is_success();
+            let _ = res.bytes().await;
+            ok.then(|| t.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(opts.requests);
+    let mut failures = 0;
+    for t in tasks {
+        match t.await? {
+            Some(ms) => latencies.push(ms),
+            None => failures += 1,
+        }
+    }
+    let calendar_elapsed = started.elapsed();
+    latencies.sort_by(f64::total_cmp);
+
+    // Pre-reservations on distinct nights.
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(opts.holds);
+    for i in 0..opts.holds {
+        let (client, gate, base) = (client.clone(), gate.clone(), base.clone());
+        let slug = slugs[i / NIGHTS_PER_ACCOMMODATION].clone();
+        let check_in = today + chrono::Duration::days(1 + (i % NIGHTS_PER_ACCOMMODATION) as i64);
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let body = json!({"accommodation": slug, "check_in": check_in, "check_out": check_in + chrono::Duration::days(1),
+                              "guests": 2, "guest": {"name": "Bench", "email": format!("bench{i}@example.com")}});
+            let res = client.post(format!("{base}/api/v1/reservations")).json(&body).send().await.ok()?;
+            Some(res.status().as_u16())
+        }));
+    }
+    let mut created = 0usize;
+    let mut hold_failures = 0usize;
+    for t in tasks {
+        match t.await? {
+            Some(201) => created += 1,
+            _ => hold_failures += 1,
+        }
+    }
+    let holds_elapsed = started.elapsed();
+
+    let report: Value = json!({
+        "clients": opts.clients,
+        "availability": {
+            "requests": opts.requests,
+            "failures": failures,
+            "per_s": latencies.len() as f64 / calendar_elapsed.as_secs_f64().max(1e-9),
+            "latency_ms": {"p50": percentile(&latencies, 0.50), "p95": percentile(&latencies, 0.95), "p99": percentile(&latencies, 0.99)},
+        },
+        "holds": {
+            "requested": opts.holds,
+            "created": created,
+            "failures": hold_failures,
+            "per_s": created as f64 / holds_elapsed.as_secs_f64().max(1e-9),
+        },
+    });
+    if opts.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! The owner's minimal dashboard: a login with the owner's password (argon2), a session cookie
+//! (HttpOnly, Secure, SameSite=Strict), a CSRF token on every state-changing form, a lockout after
+//! repeated failures, and one server-rendered page with upcoming reservations and open alerts.
+//!
+//! The password comes from `OWNER_PASSWORD_HASH` or from `posada admin set-password` (stored);
+//! with neither, the login says how to set one. Sessions and failed attempts live in the
+//! database, so any node can check them.
+
+use std::fmt::Write as _;
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::Problem;
+use super::security::ClientIp;
+use crate::state::AppState;
+
+/// Session cookie name.
+pub const COOKIE: &str = "posada_session";
+/// Failed logins that lock a client out.
+pub const MAX_FAILURES: i64 = 5;
+/// How long a lockout lasts.
+pub const LOCKOUT_MINUTES: i64 = 15;
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard", get(page))
+        .route("/dashboard/login", get(login_form).post(login))
+        .route("/dashboard/logout", post(logout))
+        .route("/dashboard/tasks/{name}/run", post(run_task))
+}
+
+/// Hash a password for storage (argon2id, random salt, PHC string).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// The session cookie's value in a request, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"es\"><head><meta charset=\"utf-8\"><title>{} · posada</title>\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}\
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}}\
+.error{{color:#a00}}</style></head><body>{body}</body></html>",
+        esc(title)
+    )
+}
+
+/// A logged-in session, found from the cookie.
+struct Session {
+    token_hash: String,
+    csrf: String,
+}
+
+async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, Problem> {
+    let Some(cookie) = session_cookie(headers) else {
+        return Ok(None);
+    };
+    let token_hash = sha256_hex(&cookie);
+    let found = posada_store::ops::session(state.db(), &token_hash)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(found.map(|s| Session {
+        token_hash,
+        csrf: s.csrf_token,
+    }))
+}
+
+fn csrf_ok(session: &Session, given: Option<&str>) -> bool {
+    given.is_some_and(|g| {
+        // Constant-time enough for a 64-hex-char token compared once per request.
+        g.len() == session.csrf.len()
+            && g.bytes()
+                .zip(session.csrf.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    })
+}
+
+fn csrf_problem() -> Problem {
+    Problem::forbidden(
+        "the form's CSRF token is missing or wrong; reload the dashboard and try again",
+    )
+}
+
+/// `GET /dashboard/login`
+async fn login_form() -> Html<String> {
+    Html(login_page(None))
+}
+
+fn login_page(error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p class=\"error\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    layout(
+        "Ingresar",
+        &format!(
+            "<h1>posada</h1>{error}<form method=\"post\" action=\"/dashboard/login\">\
+<label>Contraseña <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label> \
+<button type=\"submit\">Ingresar</button></form>"
+        ),
+    )
+}
+
+/// The login form's fields.
+#[derive(Deserialize)]
+struct LoginForm {
+    password: String,
+}
+
+async fn stored_hash(state: &AppState) -> Result<Option<String>, Problem> {
+    if let Some(h) = &state.settings().owner_password_hash {
+        return Ok(Some(h.expose().to_string()));
+    }
+    posada_store::ops::owner_password_hash(state.db())
+        .await
+        .map_err(Problem::internal)
+}
+
+/// `POST /dashboard/login`
+async fn login(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientIp>>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, Problem> {
+    let client = client
+        .map(|c| c.0.0.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let now = Utc::now();
+    if let Some(until) = posada_store::ops::locked_until(state.db(), &client, now)
+        .await
+        .map_err(Problem::internal)?
+    {
+        let wait = (until - now).num_seconds().max(1);
+        return Ok(locked_response(wait));
+    }
+    let Some(phc) = stored_hash(&state).await? else {
+        return Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(login_page(Some(
+                "Todavía no hay contraseña: definila con `posada admin set-password` o OWNER_PASSWORD_HASH.",
+            ))),
+        )
+            .into_response());
+    };
+    let password = form.password;
+    let verified = tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(password.as_bytes(), phc.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    if !verified {
+        let locked = posada_store::ops::record_login_failure(
+            state.db(),
+            &client,
+            now,
+            MAX_FAILURES,
+            Duration::minutes(LOCKOUT_MINUTES),
+        )
+        .await
+        .map_err(Problem::internal)?;
+        tracing::warn!(client = %client, locked = locked.is_some(), "dashboard login failed");
+        if locked.is_some() {
+            return Ok(locked_response(LOCKOUT_MINUTES * 60));
+        }
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            Html(login_page(Some("Contraseña incorrecta."))),
+        )
+            .into_response());
+    }
+    posada_store::ops::clear_login_failures(state.db(), &client)
+        .await
+        .map_err(Problem::internal)?;
+    let token = random_token();
+    let csrf = random_token();
+    posada_store::ops::create_session(
+        state.db(),
+        &sha256_hex(&token),
+        &csrf,
+        &client,
+        Duration::hours(SESSION_HOURS),
+    )
+    .await
+    .map_err(Problem::internal)?;
+    tracing::info!(client = %client, "owner logged in to the dashboard");
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/dashboard; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        SESSION_HOURS * 3600
+    );
+    let mut response = Redirect::to("/dashboard").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+fn locked_response(wait_seconds: i64) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Html(login_page(Some(&format!(
+            "Demasiados intentos fallidos. Probá de nuevo en {} minutos.",
+            (wait_seconds + 59) / 60
+        )))),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&wait_seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// `GET /dashboard`: upcoming reservations and open alerts.
+async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Ok(Redirect::to("/dashboard/login").into_response());
+    };
+    let today = crate::booking::today(&state);
+    let stays = posada_store::ops::upcoming_stays(state.db(), today, 100)
+        .await
+        .map_err(Problem::internal)?;
+    let alerts = posada_store::ops::open_alerts(state.db())
+        .await
+        .map_err(Problem::internal)?;
+    let mut body = String::from("<h1>Próximas reservas</h1>");
+    if stays.is_empty() {
+        body.push_str("<p>No hay reservas próximas.</p>");
+    } else {
+        body.push_str("<table><tr><th>Código</th><th>Alojamiento</th><th>Huésped</th><th>Entrada</th><th>Salida</th><th>Personas</th><th>Estado</th></tr>");
+        for s in &stays {
+            let state_label = s
+                .state
+                .parse::<posada_domain::ReservationState>()
+                .map(|st| st.label_es().to_string())
+                .unwrap_or_else(|_| s.state.clone());
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&s.code),
+                esc(&s.accommodation),
+                esc(&s.guest_name),
+                s.check_in.format("%d/%m/%Y"),
+                s.check_out.format("%d/%m/%Y"),
+                s.guests,
+                esc(&state_label)
+            );
+        }
+        body.push_str("</table>");
+    }
+    body.push_str("<h2>Alertas abiertas</h2>");
+    if alerts.is_empty() {
+        body.push_str("<p>Sin alertas.</p>");
+    } else {
+        body.push_str("<ul>");
+        for a in &alerts {
+            let _ = write!(body, "<li>{}</li>", esc(&a.detail));
+        }
+        body.push_str("</ul>");
+    }
+    let csrf = esc(&session.csrf);
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/dashboard/tasks/daily-report/run\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<button type=\"submit\">Enviar el informe diario ahora</button></form>\
+<form method=\"post\" action=\"/dashboard/logout\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<button type=\"submit\">Salir</button></form>"
+    );
+    let mut response = Html(layout("Reservas", &body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Fields of every state-changing dashboard form.
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf_token: Option<String>,
+}
+
+/// `POST /dashboard/logout`
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Problem> {
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Err(Problem::unauthorized("log in to the dashboard first"));
+    };
+    if !csrf_ok(&session, form.csrf_token.as_deref()) {
+        return Err(csrf_problem());
+    }
+    posada_store::ops::delete_session(state.db(), &session.token_hash)
+        .await
+        .map_err(Problem::internal)?;
+    let mut response = Redirect::to("/dashboard/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "posada_session=; Path=/dashboard; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
+/// `POST /dashboard/tasks/{name}/run`: ask the scheduler to run a periodic task now.
+async fn run_task(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Problem> {
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Err(Problem::unauthorized("log in to the dashboard first"));
+    };
+    if !csrf_ok(&session, form.csrf_token.as_deref()) {
+        return Err(csrf_problem());
+    }
+    let found = state
+        .jobs()
+        .admin()
+        .periodic_run_now(&name)
+        .await
+        .map_err(Problem::internal)?;
+    if !found {
+        return Err(Problem::not_found("periodic task"));
+    }
+    tracing::info!(task = %name, "periodic task run requested from the dashboard");
+    Ok(Redirect::to("/dashboard").into_response())
+}

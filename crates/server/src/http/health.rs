@@ -1,0 +1,311 @@
+//! Health, readiness and liveness.
+//!
+//! `/healthz` reports each dependency with its latency and an overall status (`healthy`,
+//! `degraded` → 200, `unhealthy` → 503); `/readyz` says whether this node should get traffic
+//! (migrations applied, database answering, not draining); `/livez` only says the process is up.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Status of one check or of the whole node, from best to worst.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Working as expected.
+    Healthy,
+    /// Working, but something needs attention.
+    Degraded,
+    /// Not working.
+    Unhealthy,
+}
+
+/// Database latency above this is degraded.
+const DB_DEGRADED: Duration = Duration::from_millis(500);
+
+async fn database_check(state: &AppState) -> (Status, serde_json::Value) {
+    match tokio::time::timeout(Duration::from_secs(2), state.db().ping()).await {
+        Ok(Ok(latency)) => {
+            let status = if latency > DB_DEGRADED {
+                Status::Degraded
+            } else {
+                Status::Healthy
+            };
+            (
+                status,
+                json!({"status": status, "backend": state.db().backend().as_str(), "latency_ms": latency.as_secs_f64() * 1000.0}),
+            )
+        }
+        Ok(Err(e)) => (
+            Status::Unhealthy,
+            json!({"status": Status::Unhealthy, "backend": state.db().backend().as_str(), "error": e.to_string()}),
+        ),
+        Err(_) => (
+            Status::Unhealthy,
+            json!({"status": Status::Unhealthy, "backend": state.db().backend().as_str(), "error": "no answer within 2 s"}),
+        ),
+    }
+}
+
+/// `GET /api/v1/healthz`
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let (db_status, db) = database_check(&state).await;
+    let (ops_status, ops_checks) = ops_checks(&state).await;
+    let (ical_status, ical) = crate::ical_sync::health(&state).await;
+    let overall = db_status.max(ical_status).max(ops_status);
+    let code = if overall == Status::Unhealthy {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        code,
+        Json(json!({
+            "status": overall,
+            "version": env!("CARGO_PKG_VERSION"),
+            "checks": with_checks(json!({ "database": db, "ical": ical }), ops_checks),
+        })),
+    )
+}
+
+fn with_checks(mut checks: serde_json::Value, more: serde_json::Value) -> serde_json::Value {
+    if let (Some(obj), serde_json::Value::Object(more)) = (checks.as_object_mut(), more) {
+        obj.extend(more);
+    }
+    checks
+}
+
+/// How long the slower checks (job queue, Redis, disk) are reused, so `/healthz` stays fast.
+const OPS_CACHE: Duration = Duration::from_millis(1000);
+/// The oldest job waiting for a worker longer than this is degraded.
+const JOB_WAIT_DEGRADED: Duration = Duration::from_secs(60);
+/// Redis latency above this is degraded.
+const REDIS_DEGRADED: Duration = Duration::from_millis(200);
+/// Free disk (SQLite) below these is degraded / unhealthy.
+const DISK_DEGRADED_BYTES: u64 = 512 * 1024 * 1024;
+const DISK_UNHEALTHY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Job engine, Redis, circuit breakers, integrations and disk, cached for about a second.
+async fn ops_checks(state: &AppState) -> (Status, serde_json::Value) {
+    if let Some((at, status, value)) = state
+        .ops()
+        .health_cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        && at.elapsed() < OPS_CACHE
+    {
+        return (*status, value.clone());
+    }
+    let mut checks = serde_json::Map::new();
+    let mut overall = Status::Healthy;
+    let mut add = |name: &str, (status, value): (Status, serde_json::Value)| {
+        overall = overall.max(status);
+        checks.insert(name.to_string(), value);
+    };
+    add("jobs", jobs_check(state).await);
+    if let Some(redis) = redis_check(state).await {
+        add("redis", redis);
+    }
+    add("circuit_breakers", breakers_check(state));
+    add("integrations", integrations_check(state));
+    if let Some(disk) = disk_check(state) {
+        add("disk", disk);
+    }
+    let value = serde_json::Value::Object(checks);
+    *state
+        .ops()
+        .health_cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) =
+        Some((std::time::Instant::now(), overall, value.clone()));
+    (overall, value)
+}
+
+async fn jobs_check(state: &AppState) -> (Status, serde_json::Value) {
+    let workers = state.engine_workers();
+    let mut status = Status::Healthy;
+    let mut problems = Vec::new();
+    if let Some((alive, running)) = workers
+        && (!running || alive == 0)
+    {
+        status = Status::Degraded;
+        problems.push("no job worker is alive on this node".to_string());
+    }
+    let queue = match posada_store::ops::jobs_health(state.db(), chrono::Utc::now()).await {
+        Ok(q) => q,
+        Err(e) => {
+            return (
+                Status::Unhealthy,
+                json!({"status": Status::Unhealthy, "error": e.to_string()}),
+            );
+        }
+    };
+    if let Some(age) = queue.oldest_available_age_seconds
+        && age > JOB_WAIT_DEGRADED.as_secs() as i64
+    {
+        status = Status::Degraded;
+        problems.push(format!("a job has waited {age} s for a worker"));
+    }
+    (
+        status,
+        json!({
+            "status": status,
+            "workers_alive": workers.map(|w| w.0),
+            "engine_running": workers.map(|w| w.1),
+            "oldest_available_age_seconds": queue.oldest_available_age_seconds,
+            "discarded_last_24h": queue.discarded_last_24h,
+            "problems": problems,
+        }),
+    )
+}
+
+async fn redis_check(state: &AppState) -> Option<(Status, serde_json::Value)> {
+    let health = state.ops().limiter.redis_health().await?;
+    Some(match health.ping {
+        Ok(latency) => {
+            let status = if latency > REDIS_DEGRADED || health.recent_error.is_some() {
+                Status::Degraded
+            } else {
+                Status::Healthy
+            };
+            (
+                status,
+                json!({"status": status, "latency_ms": latency.as_secs_f64() * 1000.0,
+                       "recent_error": health.recent_error, "limiter_errors_total": health.errors_total}),
+            )
+        }
+        // The limiter allows requests while Redis is away: degraded, not unhealthy.
+        Err(e) => (
+            Status::Degraded,
+            json!({"status": Status::Degraded, "error": e, "limiter_errors_total": health.errors_total}),
+        ),
+    })
+}
+
+fn breakers_check(state: &AppState) -> (Status, serde_json::Value) {
+    let services = state.services();
+    let mut status = Status::Healthy;
+    let mut providers = serde_json::Map::new();
+    for breaker in [
+        &services.mercadopago_breaker,
+        &services.whatsapp_breaker,
+        &services.smtp_breaker,
+    ] {
+        let st = breaker.state();
+        if st != posada_integrations::breaker::BreakerState::Closed {
+            status = Status::Degraded;
+        }
+        providers.insert(
+            breaker.provider().to_string(),
+            json!({"state": st.as_str(), "opened_at": breaker.opened_at(), "consecutive_failures": breaker.consecutive_failures()}),
+        );
+    }
+    (status, json!({"status": status, "providers": providers}))
+}
+
+fn integrations_check(state: &AppState) -> (Status, serde_json::Value) {
+    let mut providers = serde_json::Map::new();
+    for (name, configured) in state.services().configured() {
+        providers.insert(
+            name.to_string(),
+            json!(if configured {
+                "configured"
+            } else {
+                "not configured"
+            }),
+        );
+    }
+    providers.insert(
+        "redis".to_string(),
+        json!(if state.ops().limiter.uses_redis() {
+            "configured"
+        } else {
+            "not configured"
+        }),
+    );
+    providers.insert(
+        "slack".to_string(),
+        json!(if state.settings().slack_webhook_url.is_some() {
+            "configured"
+        } else {
+            "not configured"
+        }),
+    );
+    (
+        Status::Healthy,
+        json!({"status": Status::Healthy, "providers": providers}),
+    )
+}
+
+/// The directory of the SQLite database file, if the database is SQLite.
+pub fn sqlite_dir(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let rest = rest.trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let file = std::path::Path::new(path);
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
+    Some(
+        dir.map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| ".".into()),
+    )
+}
+
+fn disk_check(state: &AppState) -> Option<(Status, serde_json::Value)> {
+    let dir = sqlite_dir(&state.settings().database_url)?;
+    Some(match fs4::available_space(&dir) {
+        Ok(free) => {
+            let status = if free < DISK_UNHEALTHY_BYTES {
+                Status::Unhealthy
+            } else if free < DISK_DEGRADED_BYTES {
+                Status::Degraded
+            } else {
+                Status::Healthy
+            };
+            (
+                status,
+                json!({"status": status, "free_bytes": free, "path": dir.display().to_string()}),
+            )
+        }
+        Err(e) => (
+            Status::Degraded,
+            json!({"status": Status::Degraded, "error": e.to_string()}),
+        ),
+    })
+}
+
+/// `GET /api/v1/readyz`
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let mut reasons = Vec::new();
+    if state.is_draining() {
+        reasons.push("draining".to_string());
+    }
+    match crate::migrations::pending(state.db()).await {
+        Ok(0) => {}
+        Ok(n) => reasons.push(format!("{n} migrations not applied")),
+        Err(e) => reasons.push(format!("database: {e}")),
+    }
+    if reasons.is_empty() {
+        (StatusCode::OK, Json(json!({"ready": true})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reasons": reasons})),
+        )
+    }
+}
+
+/// `GET /api/v1/livez`
+pub async fn livez() -> impl IntoResponse {
+    Json(json!({"alive": true}))
+}

@@ -1,0 +1,383 @@
+//! Channel calendar sync over HTTP: the public iCal export a channel polls (`/ical/{token}.ics`),
+//! and the admin API for feeds (CRUD, status, "sync now"), export URLs and conflicts.
+//!
+//! The export URL's token is the only secret: each accommodation has one per channel, so a
+//! channel's export can leave out what was imported from that same channel (no echo loops), and
+//! the owner can rotate one without touching the others.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use posada_store::StoreError;
+use posada_store::feeds::{self, CHANNELS, FeedInput, FeedRow};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Admin, FieldError, Json, Problem};
+use crate::ical_sync;
+use crate::jobs::ical as ical_jobs;
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ical/{file}", get(export))
+        .route("/api/v1/admin/feeds", get(list_feeds).post(create_feed))
+        .route(
+            "/api/v1/admin/feeds/{id}",
+            get(get_feed).put(update_feed).delete(delete_feed),
+        )
+        .route("/api/v1/admin/feeds/{id}/sync", post(sync_now))
+        .route(
+            "/api/v1/admin/accommodations/{id}/ical-exports",
+            get(export_urls),
+        )
+        .route(
+            "/api/v1/admin/accommodations/{id}/ical-exports/{channel}/rotate",
+            post(rotate_export),
+        )
+        .route("/api/v1/admin/conflicts", get(list_conflicts))
+}
+
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::NotFound(what) => Problem::not_found(what),
+        other => Problem::internal(other),
+    }
+}
+
+/// `GET /ical/{token}.ics`: our calendar for one channel. Strong ETag over the body;
+/// `If-None-Match` with it answers 304.
+async fn export(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let Some(token) = file.strip_suffix(".ics").filter(|t| !t.is_empty()) else {
+        return Err(Problem::not_found("calendar"));
+    };
+    let body = ical_sync::render_export(&state, token)
+        .await
+        .map_err(Problem::from)?
+        .ok_or_else(|| Problem::not_found("calendar"))?;
+    let etag = format!("\"{}\"", &posada_store::hash_secret(&body)[..32]);
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag);
+    let etag_value = HeaderValue::from_str(&etag).map_err(Problem::internal)?;
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/calendar; charset=utf-8"),
+            ),
+            (header::ETAG, etag_value),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn default_enabled() -> bool {
+    true
+}
+
+/// A feed as an admin writes it.
+#[derive(Debug, Deserialize)]
+struct FeedBody {
+    accommodation_id: i64,
+    channel: String,
+    url: String,
+    #[serde(default = "default_enabled")]
+    enabled: bool,
+}
+
+fn valid_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or("");
+    url.len() <= 2048
+        && !host.is_empty()
+        && !host.starts_with(':')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+async fn validate(state: &AppState, body: &FeedBody) -> Result<(), Problem> {
+    let mut errors = Vec::new();
+    if !CHANNELS.contains(&body.channel.as_str()) {
+        errors.push(FieldError {
+            field: "channel".into(),
+            message: format!("expected one of {}", CHANNELS.join(", ")),
+        });
+    }
+    if !valid_url(body.url.trim()) {
+        errors.push(FieldError {
+            field: "url".into(),
+            message: "expected an http:// or https:// URL with a host".into(),
+        });
+    }
+    let acc = posada_store::accommodations::get(state.db(), body.accommodation_id)
+        .await
+        .map_err(Problem::internal)?;
+    if acc.is_none() {
+        errors.push(FieldError {
+            field: "accommodation_id".into(),
+            message: "no accommodation has this id".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FeedFilter {
+    accommodation_id: Option<i64>,
+}
+
+/// `GET /api/v1/admin/feeds[?accommodation_id=]`: every feed with its sync status.
+async fn list_feeds(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(filter): Query<FeedFilter>,
+) -> Result<axum::Json<serde_json::Value>, Problem> {
+    let list = feeds::list(state.db(), filter.accommodation_id)
+        .await
+        .map_err(store_problem)?;
+    Ok(axum::Json(json!({ "feeds": list })))
+}
+
+/// `POST /api/v1/admin/feeds`: add a feed (synced by the next periodic pass, or "sync now").
+async fn create_feed(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(body): Json<FeedBody>,
+) -> Result<(StatusCode, axum::Json<FeedRow>), Problem> {
+    validate(&state, &body).await?;
+    let mut tx = state.db().begin().await.map_err(Problem::from)?;
+    let feed = feeds::insert(
+        tx.conn(),
+        &FeedInput {
+            accommodation_id: body.accommodation_id,
+            channel: &body.channel,
+            url: body.url.trim(),
+            enabled: body.enabled,
+        },
+    )
+    .await
+    .map_err(store_problem)?;
+    tx.commit().await.map_err(Problem::from)?;
+    tracing::info!(feed.id = feed.id, accommodation.id = feed.accommodation_id, channel = %feed.channel, "feed added");
+    Ok((StatusCode::CREATED, axum::Json(feed)))
+}
+
+/// `GET /api/v1/admin/feeds/{id}`.
+async fn get_feed(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<FeedRow>, Problem> {
+    feeds::get(state.db(), id)
+        .await
+        .map_err(store_problem)?
+        .map(axum::Json)
+        .ok_or_else(|| Problem::not_found("feed"))
+}
+
+/// `PUT /api/v1/admin/feeds/{id}`: replace the feed's settings.
+async fn update_feed(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<i64>,
+    Json(body): Json<FeedBody>,
+) -> Result<axum::Json<FeedRow>, Problem> {
+    validate(&state, &body).await?;
+    let mut tx = state.db().begin().await.map_err(Problem::from)?;
+    let feed = feeds::update(
+        tx.conn(),
+        id,
+        &FeedInput {
+            accommodation_id: body.accommodation_id,
+            channel: &body.channel,
+            url: body.url.trim(),
+            enabled: body.enabled,
+        },
+    )
+    .await
+    .map_err(store_problem)?;
+    tx.commit().await.map_err(Problem::from)?;
+    Ok(axum::Json(feed))
+}
+
+/// `DELETE /api/v1/admin/feeds/{id}`: remove the feed and the blocks it imported.
+async fn delete_feed(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    let mut tx = state.db().begin().await.map_err(Problem::from)?;
+    let feed = feeds::get_in(tx.conn(), id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found("feed"))?;
+    posada_store::accommodations::lock_calendar(tx.conn(), feed.accommodation_id)
+        .await
+        .map_err(store_problem)?;
+    feeds::delete(tx.conn(), id).await.map_err(store_problem)?;
+    tx.commit().await.map_err(Problem::from)?;
+    tracing::info!(
+        feed.id = id,
+        blocks = feed.blocks_held,
+        "feed deleted with its blocks"
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/admin/feeds/{id}/sync`: enqueue a sync now (202).
+async fn sync_now(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, axum::Json<serde_json::Value>), Problem> {
+    let feed = feeds::get(state.db(), id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found("feed"))?;
+    if !feed.enabled {
+        return Err(Problem::conflict(
+            "feed-disabled",
+            "The feed is disabled",
+            "enable the feed before syncing it",
+        ));
+    }
+    let job = ical_jobs::enqueue_now(&state, id)
+        .await
+        .map_err(Problem::from)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({
+            "feed_id": id,
+            "job_id": job,
+            "already_queued": job.is_none(),
+        })),
+    ))
+}
+
+/// One export URL.
+#[derive(Debug, Serialize)]
+struct ExportUrl {
+    channel: String,
+    url: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn export_url(state: &AppState, t: &feeds::ExportToken) -> ExportUrl {
+    ExportUrl {
+        channel: t.channel.clone(),
+        url: format!(
+            "{}/ical/{}.ics",
+            state.settings().posada_public_url.trim_end_matches('/'),
+            t.token
+        ),
+        created_at: t.created_at,
+    }
+}
+
+async fn existing_accommodation(state: &AppState, id: i64) -> Result<(), Problem> {
+    posada_store::accommodations::get(state.db(), id)
+        .await
+        .map_err(store_problem)?
+        .map(|_| ())
+        .ok_or_else(|| Problem::not_found("accommodation"))
+}
+
+/// `GET /api/v1/admin/accommodations/{id}/ical-exports`: one URL per channel (created on first
+/// use), to paste into each channel's calendar import.
+async fn export_urls(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<serde_json::Value>, Problem> {
+    existing_accommodation(&state, id).await?;
+    let mut tx = state.db().begin().await.map_err(Problem::from)?;
+    for channel in CHANNELS {
+        feeds::ensure_export_token(tx.conn(), id, channel, &ical_sync::new_export_token())
+            .await
+            .map_err(store_problem)?;
+    }
+    tx.commit().await.map_err(Problem::from)?;
+    let tokens = feeds::export_tokens(state.db(), id)
+        .await
+        .map_err(store_problem)?;
+    let exports: Vec<ExportUrl> = tokens.iter().map(|t| export_url(&state, t)).collect();
+    Ok(axum::Json(
+        json!({ "accommodation_id": id, "exports": exports }),
+    ))
+}
+
+/// `POST /api/v1/admin/accommodations/{id}/ical-exports/{channel}/rotate`: a new secret URL for
+/// one channel; the old one answers 404 from now on.
+async fn rotate_export(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path((id, channel)): Path<(i64, String)>,
+) -> Result<axum::Json<ExportUrl>, Problem> {
+    if !CHANNELS.contains(&channel.as_str()) {
+        return Err(Problem::not_found("channel"));
+    }
+    existing_accommodation(&state, id).await?;
+    let mut tx = state.db().begin().await.map_err(Problem::from)?;
+    let token = feeds::rotate_export_token(tx.conn(), id, &channel, &ical_sync::new_export_token())
+        .await
+        .map_err(store_problem)?;
+    tx.commit().await.map_err(Problem::from)?;
+    tracing::info!(accommodation.id = id, channel = %channel, "export URL rotated");
+    Ok(axum::Json(export_url(&state, &token)))
+}
+
+/// `GET /api/v1/admin/conflicts`: imported blocks that overlap one of our active reservations.
+async fn list_conflicts(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<axum::Json<serde_json::Value>, Problem> {
+    let list = feeds::open_conflicts(state.db())
+        .await
+        .map_err(store_problem)?;
+    Ok(axum::Json(json!({ "conflicts": list })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_url;
+
+    #[test]
+    fn feed_urls_must_be_http_with_a_host() {
+        assert!(valid_url(
+            "https://www.airbnb.com/calendar/ical/123.ics?s=abc"
+        ));
+        assert!(valid_url("http://127.0.0.1:8080/feed.ics"));
+        assert!(!valid_url("ftp://example.com/feed.ics"));
+        assert!(!valid_url("https:///feed.ics"));
+        assert!(!valid_url("https://exa mple.com/"));
+        assert!(!valid_url("file:///etc/passwd"));
+        assert!(!valid_url("example.com/feed.ics"));
+    }
+}

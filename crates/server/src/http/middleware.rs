@@ -1,0 +1,93 @@
+//! The middleware stack every route runs behind, in one place and in order, and the services it
+//! needs ([`Ops`]: rate limiter, trusted proxies, health cache).
+//!
+//! Outermost first: trace id (so every log line, even of a refused request, carries it) →
+//! security headers → HTTP metrics (sees the final status, including 413/429/503) → problem+json
+//! for bare errors → CORS → client address → rate limit → request timeout → body limit →
+//! idempotency → the route.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use ipnet::IpNet;
+use tower::ServiceBuilder;
+use tower_http::timeout::TimeoutLayer;
+
+use super::{idempotency, metrics, ratelimit, security, trace};
+use crate::config::Settings;
+use crate::state::AppState;
+
+/// Operations services shared by the middleware and the health check.
+pub struct Ops {
+    /// The rate limiter (in-process or Redis).
+    pub limiter: ratelimit::RateLimiter,
+    /// `TRUSTED_PROXIES`, parsed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The slower health checks, cached for about a second.
+    pub health_cache: Mutex<Option<(Instant, super::health::Status, serde_json::Value)>>,
+    /// Shared HTTP client for outbound calls of operations (Slack alerts).
+    pub http: reqwest::Client,
+}
+
+impl Ops {
+    /// Build from settings (validated).
+    pub fn new(settings: &Settings) -> Ops {
+        Ops {
+            limiter: ratelimit::RateLimiter::new(settings),
+            trusted_proxies: security::parse_proxies(&settings.trusted_proxies).unwrap_or_default(),
+            health_cache: Mutex::new(None),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Put the whole stack around `routes`.
+pub fn stack(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let settings = state.settings();
+    let timeout = Duration::from_secs(settings.request_timeout_seconds);
+    // Applied bottom-up by `Router::layer`; ServiceBuilder lists them outermost first.
+    let inner = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::resolve_client,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::limit_body,
+        ))
+        // Our own limit replaces axum's default 2 MB (media routes get more).
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ));
+    let routes = routes.layer(inner);
+    let routes = match security::cors(settings) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(trace::trace_id))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                security::security_headers,
+            ))
+            .layer(axum::middleware::from_fn(metrics::track))
+            .layer(axum::middleware::from_fn(security::problem_for_bare_errors)),
+    )
+}

@@ -1,0 +1,47 @@
+//! The HTTP surface: one router, one middleware stack, one file per group of routes.
+
+pub mod admin;
+pub mod admin_jobs;
+pub mod api;
+pub mod auth;
+pub mod dashboard;
+pub mod health;
+pub mod ical;
+pub mod idempotency;
+pub mod json;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod ratelimit;
+pub mod security;
+pub mod trace;
+pub mod webhooks;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+pub use auth::Admin;
+pub use json::{Json, Query};
+pub use problem::{FieldError, Problem};
+
+/// Build the whole router.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/api/v1/healthz", get(health::healthz))
+        .route("/api/v1/readyz", get(health::readyz))
+        .route("/api/v1/livez", get(health::livez))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .merge(api::routes())
+        .merge(admin::routes())
+        .merge(webhooks::routes())
+        .route("/metrics", get(metrics::render))
+        .merge(admin_jobs::routes())
+        .merge(dashboard::routes())
+        .merge(ical::routes())
+        .fallback(|| async { Problem::not_found("route") });
+    // The middleware stack (order and contents) lives in `middleware::stack`.
+    middleware::stack(routes, &state).with_state(state)
+}

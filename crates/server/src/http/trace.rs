@@ -1,0 +1,41 @@
+//! Trace ids: taken from `X-Trace-ID` / `X-Request-ID` or generated, returned on the response,
+//! attached to every log line of the request (a span) and handed to the jobs it enqueues.
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+/// Header we answer with.
+pub static TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// The request's trace id, available to handlers as an extension.
+#[derive(Debug, Clone)]
+pub struct TraceId(pub String);
+
+fn acceptable(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Middleware: pick or make the trace id, run the request inside a span that carries it.
+pub async fn trace_id(mut req: Request, next: Next) -> Response {
+    let incoming = ["x-trace-id", "x-request-id"].iter().find_map(|h| {
+        req.headers()
+            .get(*h)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| acceptable(v))
+            .map(str::to_string)
+    });
+    let id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(TraceId(id.clone()));
+    let span = tracing::info_span!("http", trace_id = %id, method = %req.method(), path = %req.uri().path());
+    let mut response = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(TRACE_HEADER.clone(), v);
+    }
+    response
+}

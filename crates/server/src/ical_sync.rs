@@ -1,0 +1,630 @@
+//! Channel calendar sync: importing Airbnb / Booking.com / Vrbo feeds into blocks, exporting ours,
+//! and the status, metrics and health that tell the owner it works.
+//!
+//! A sync fetches one feed (conditional GET), parses it in the owner's zone, lets
+//! `posada_ical::reconcile` decide what changes, and applies that plan in one write transaction
+//! with the accommodation's calendar locked. A failed fetch or an unreadable body only updates
+//! the feed's status: nothing is ever removed because a channel misbehaved. Imported blocks that
+//! overlap one of our active reservations are kept (they happened elsewhere), recorded as
+//! conflicts and announced to the owner through the outbox.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use posada_ical::{
+    Calendar, ExportEvent, FeedEvent, FeedMemory, ParseOptions, StoredBlock, parse_with, reconcile,
+    safe_summary, write_calendar,
+};
+use posada_integrations::feed_fetch::{FeedFetcher, FetchConfig, FetchOutcome};
+use posada_store::feeds::{self, ChannelBlock, FeedRow, FeedSuccess};
+use posada_store::notifications::{self, NewNotification};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::http::health::Status;
+use crate::state::AppState;
+
+/// A feed whose last success is older than this makes `/healthz` degraded.
+pub const AGE_DEGRADED: chrono::Duration = chrono::Duration::minutes(30);
+/// A feed whose last success is older than this makes `/healthz` unhealthy.
+pub const AGE_UNHEALTHY: chrono::Duration = chrono::Duration::minutes(60);
+
+/// The sync's long-lived pieces: the HTTP client that fetches feeds (it pools connections).
+#[derive(Debug)]
+pub struct IcalService {
+    fetcher: Result<FeedFetcher, String>,
+}
+
+impl IcalService {
+    /// Build from the settings (`ICAL_USER_AGENT`, `ICAL_FETCH_TIMEOUT_SECONDS`). A client that
+    /// cannot be built is reported by every sync as an error instead of stopping the node.
+    pub fn new(settings: &Settings) -> IcalService {
+        let mut config = FetchConfig {
+            timeout: Duration::from_secs(settings.ical_fetch_timeout_seconds.max(1)),
+            ..FetchConfig::default()
+        };
+        if let Some(agent) = settings
+            .ical_user_agent
+            .as_deref()
+            .filter(|a| !a.is_empty())
+        {
+            config.user_agent = agent.to_string();
+        }
+        IcalService {
+            fetcher: FeedFetcher::new(config).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn fetcher(&self) -> Result<&FeedFetcher, &str> {
+        self.fetcher.as_ref().map_err(String::as_str)
+    }
+}
+
+/// Describe the metrics (once per process is enough; repeating is harmless).
+pub fn describe_metrics() {
+    metrics::describe_gauge!(
+        "ical_sync_age_minutes",
+        metrics::Unit::Count,
+        "Minutes since the oldest enabled feed of an accommodation last synced successfully"
+    );
+    metrics::describe_counter!(
+        "ical_sync_errors_total",
+        "Failed feed syncs, by accommodation and error type (timeout, connect, http_status, too_large, redirect, parse, other)"
+    );
+    metrics::describe_counter!(
+        "ical_events_imported_total",
+        "Channel blocks created from feed events, by accommodation and channel"
+    );
+    metrics::describe_histogram!(
+        "ical_sync_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to fetch, parse and apply one feed"
+    );
+    metrics::describe_counter!(
+        "ical_conflicts_total",
+        "Imported blocks found overlapping one of our active reservations"
+    );
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum SyncOutcome {
+    /// The feed was fetched (200, or 304 replaying the previous events) and applied.
+    Synced {
+        /// Whether the answer was a 304.
+        not_modified: bool,
+    },
+    /// The fetch or the parse failed; the status says why and nothing was removed.
+    Failed {
+        /// `timeout`, `connect`, `http_status`, `too_large`, `redirect`, `parse` or `other`.
+        kind: String,
+        /// What happened.
+        message: String,
+    },
+    /// Nothing was done (feed deleted or disabled).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// The feed.
+    pub feed_id: i64,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: SyncOutcome,
+    /// Current events in the feed.
+    pub events: u32,
+    /// Blocks created.
+    pub inserted: usize,
+    /// Blocks changed.
+    pub updated: usize,
+    /// Blocks deleted.
+    pub deleted: usize,
+    /// Blocks kept although missing from this fetch.
+    pub kept_missing: usize,
+    /// Whether the fetch was judged suspect (empty or sharply shrunken).
+    pub suspect: bool,
+    /// Conflicts found for the first time.
+    pub new_conflicts: usize,
+    /// Warnings recorded on the feed.
+    pub warning: Option<String>,
+}
+
+impl SyncReport {
+    fn new(feed_id: i64, outcome: SyncOutcome) -> SyncReport {
+        SyncReport {
+            feed_id,
+            outcome,
+            events: 0,
+            inserted: 0,
+            updated: 0,
+            deleted: 0,
+            kept_missing: 0,
+            suspect: false,
+            new_conflicts: 0,
+            warning: None,
+        }
+    }
+}
+
+/// Sync one feed as of `now` (the real clock in production; the snapshot time when replaying a
+/// recorded history). `now` decides the owner-local "today" that past events are judged by and
+/// the time stamps written to the feed and its blocks.
+pub async fn sync_feed(
+    state: &AppState,
+    feed_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<SyncReport> {
+    let started = Instant::now();
+    let report = sync_inner(state, feed_id, now).await;
+    metrics::histogram!("ical_sync_duration_seconds").record(started.elapsed().as_secs_f64());
+    report
+}
+
+async fn sync_inner(
+    state: &AppState,
+    feed_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<SyncReport> {
+    let db = state.db();
+    let Some(feed) = feeds::get(db, feed_id).await? else {
+        return Ok(SyncReport::new(
+            feed_id,
+            SyncOutcome::Skipped {
+                reason: "the feed was deleted".into(),
+            },
+        ));
+    };
+    if !feed.enabled {
+        return Ok(SyncReport::new(
+            feed_id,
+            SyncOutcome::Skipped {
+                reason: "the feed is disabled".into(),
+            },
+        ));
+    }
+    let tz = state.settings().tz();
+    let fetcher = match state.ical().fetcher() {
+        Ok(f) => f,
+        Err(e) => return fail(state, &feed, now, "other", e).await,
+    };
+    let outcome = fetcher
+        .fetch(
+            &feed.url,
+            feed.etag.as_deref(),
+            feed.last_modified.as_deref(),
+        )
+        .await;
+    let (events, validators, parse_note) = match outcome {
+        Err(e) => return fail(state, &feed, now, e.kind_label(), &e.message).await,
+        Ok(FetchOutcome::NotModified) => {
+            let events: Vec<FeedEvent> = feed
+                .last_events
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+            (events, None, None)
+        }
+        Ok(FetchOutcome::Fetched {
+            body,
+            etag,
+            last_modified,
+            ..
+        }) => {
+            let parsed = parse_with(&body, &ParseOptions { tz });
+            if !parsed.saw_calendar {
+                return fail(
+                    state,
+                    &feed,
+                    now,
+                    "parse",
+                    "the answer is not an iCalendar (no BEGIN:VCALENDAR)",
+                )
+                .await;
+            }
+            let note = (!parsed.warnings.is_empty()).then(|| {
+                let first: Vec<String> = parsed
+                    .warnings
+                    .iter()
+                    .take(3)
+                    .map(|w| format!("line {}: {}", w.line, w.message))
+                    .collect();
+                format!(
+                    "{} parse warning(s): {}",
+                    parsed.warnings.len(),
+                    first.join("; ")
+                )
+            });
+            (parsed.events, Some((etag, last_modified)), note)
+        }
+    };
+    let not_modified = validators.is_none();
+    let today = now.with_timezone(&tz).date_naive();
+    apply(
+        state,
+        &feed,
+        events,
+        validators,
+        parse_note,
+        today,
+        now,
+        not_modified,
+    )
+    .await
+}
+
+fn to_stored(row: &posada_store::blocks::BlockRow) -> StoredBlock {
+    StoredBlock {
+        id: row.id,
+        uid: row.uid.clone().unwrap_or_default(),
+        start: row.start_date,
+        end: row.end_date,
+        summary: row.reason.clone(),
+        first_seen: row.first_seen,
+        last_seen: row.last_seen,
+        missing_count: u32::try_from(row.missing_count).unwrap_or(u32::MAX),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    state: &AppState,
+    feed: &FeedRow,
+    events: Vec<FeedEvent>,
+    validators: Option<(Option<String>, Option<String>)>,
+    parse_note: Option<String>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    not_modified: bool,
+) -> anyhow::Result<SyncReport> {
+    let acc_label = feed.accommodation_id.to_string();
+    // What is replayed on a 304: the current events, with nothing a guest wrote in them.
+    let sanitized: Vec<FeedEvent> = events
+        .iter()
+        .filter(|e| e.end > today)
+        .map(|e| FeedEvent {
+            summary: Some(safe_summary(e)),
+            ..e.clone()
+        })
+        .collect();
+    let last_events = serde_json::to_string(&sanitized)?;
+
+    let mut tx = state.db().begin().await?;
+    posada_store::accommodations::lock_calendar(tx.conn(), feed.accommodation_id).await?;
+    let prev: Vec<StoredBlock> = feeds::channel_blocks(tx.conn(), feed.id)
+        .await?
+        .iter()
+        .map(to_stored)
+        .collect();
+    let memory: FeedMemory = serde_json::from_str(&feed.memory).unwrap_or_default();
+    let plan = reconcile(&prev, &memory, &events, today, now);
+
+    for id in &plan.deletes {
+        feeds::delete_channel_block(tx.conn(), *id, now).await?;
+    }
+    for u in &plan.updates {
+        let b = ChannelBlock {
+            uid: &u.uid,
+            start: u.start,
+            end: u.end,
+            reason: &u.summary,
+        };
+        feeds::update_channel_block(tx.conn(), u.id, &b, now).await?;
+    }
+    for id in &plan.touch {
+        feeds::touch_channel_block(tx.conn(), *id, now).await?;
+    }
+    for (id, count) in &plan.mark_missing {
+        feeds::set_missing(tx.conn(), *id, *count).await?;
+    }
+    for n in &plan.inserts {
+        let b = ChannelBlock {
+            uid: &n.uid,
+            start: n.start,
+            end: n.end,
+            reason: &n.summary,
+        };
+        feeds::insert_channel_block(tx.conn(), feed.accommodation_id, feed.id, &b, now).await?;
+    }
+
+    // Conflicts: imported nights over one of our active reservations.
+    feeds::resolve_stale_conflicts(tx.conn(), feed.id, now).await?;
+    let mut new_conflicts = 0;
+    for (block_id, reservation_id) in feeds::overlapping_reservations(tx.conn(), feed.id).await? {
+        let opened = feeds::open_conflict(
+            tx.conn(),
+            feed.accommodation_id,
+            feed.id,
+            block_id,
+            reservation_id,
+            now,
+        )
+        .await?;
+        if let Some(conflict_id) = opened {
+            alert_owner(state, &mut tx, feed, conflict_id, block_id, reservation_id).await?;
+            new_conflicts += 1;
+        }
+    }
+
+    let mut notes: Vec<String> = plan.warnings.iter().map(|w| w.message.clone()).collect();
+    notes.extend(parse_note);
+    let warning = (!notes.is_empty()).then(|| notes.join(" | "));
+    let memory_json = serde_json::to_string(&plan.new_memory)?;
+    let (etag, last_modified) = validators.clone().unwrap_or_default();
+    feeds::record_success(
+        tx.conn(),
+        feed.id,
+        &FeedSuccess {
+            at: now,
+            etag: etag.as_deref(),
+            last_modified: last_modified.as_deref(),
+            replace_validators: validators.is_some(),
+            events_seen: i64::from(plan.current_event_count),
+            memory: &memory_json,
+            last_events: &last_events,
+            warning: warning.as_deref(),
+        },
+    )
+    .await?;
+    state.jobs().commit(tx).await?;
+
+    if !plan.inserts.is_empty() {
+        metrics::counter!("ical_events_imported_total", "accommodation_id" => acc_label.clone(), "source" => feed.channel.clone())
+            .increment(plan.inserts.len() as u64);
+    }
+    if new_conflicts > 0 {
+        metrics::counter!("ical_conflicts_total").increment(new_conflicts as u64);
+    }
+    refresh_age_gauge(state, feed.accommodation_id).await;
+    if let Some(w) = &warning {
+        tracing::warn!(feed.id = feed.id, accommodation.id = feed.accommodation_id, warning = %w, "feed synced with a warning");
+    }
+    tracing::info!(
+        feed.id = feed.id,
+        accommodation.id = feed.accommodation_id,
+        events = plan.current_event_count,
+        inserted = plan.inserts.len(),
+        updated = plan.updates.len(),
+        deleted = plan.deletes.len(),
+        kept_missing = plan.mark_missing.len(),
+        suspect = plan.suspect,
+        not_modified,
+        "feed synced"
+    );
+    Ok(SyncReport {
+        feed_id: feed.id,
+        outcome: SyncOutcome::Synced { not_modified },
+        events: plan.current_event_count,
+        inserted: plan.inserts.len(),
+        updated: plan.updates.len(),
+        deleted: plan.deletes.len(),
+        kept_missing: plan.mark_missing.len(),
+        suspect: plan.suspect,
+        new_conflicts,
+        warning,
+    })
+}
+
+async fn fail(
+    state: &AppState,
+    feed: &FeedRow,
+    now: DateTime<Utc>,
+    kind: &str,
+    message: &str,
+) -> anyhow::Result<SyncReport> {
+    feeds::record_failure(state.db(), feed.id, now, message, kind).await?;
+    metrics::counter!("ical_sync_errors_total", "accommodation_id" => feed.accommodation_id.to_string(), "error_type" => kind.to_string())
+        .increment(1);
+    refresh_age_gauge(state, feed.accommodation_id).await;
+    tracing::warn!(feed.id = feed.id, accommodation.id = feed.accommodation_id, error.kind = kind, error = %message, "feed sync failed; blocks kept");
+    Ok(SyncReport::new(
+        feed.id,
+        SyncOutcome::Failed {
+            kind: kind.to_string(),
+            message: message.to_string(),
+        },
+    ))
+}
+
+/// Write the owner's conflict alert (one row per configured owner channel, or one unsendable row
+/// when none is configured, so the alert is never silently lost).
+async fn alert_owner(
+    state: &AppState,
+    tx: &mut posada_db::Tx,
+    feed: &FeedRow,
+    conflict_id: i64,
+    block_id: i64,
+    reservation_id: i64,
+) -> anyhow::Result<()> {
+    let acc = posada_store::accommodations::get(state.db(), feed.accommodation_id).await?;
+    let r = posada_store::reservations::get_in(tx.conn(), reservation_id)
+        .await?
+        .context("conflicting reservation vanished")?;
+    let block = feeds::channel_blocks(tx.conn(), feed.id)
+        .await?
+        .into_iter()
+        .find(|b| b.id == block_id)
+        .context("conflicting block vanished")?;
+    let channel_name = channel_display(&feed.channel);
+    let block_start = block.start_date.format("%d/%m/%Y").to_string();
+    let block_end = block.end_date.format("%d/%m/%Y").to_string();
+    // The owner's own message: it may name the guest (never the export or the logs).
+    let data = json!({
+        "guest_name": r.guest_name,
+        "problem": format!(
+            "{channel_name} informa ocupado del {block_start} al {block_end} (calendario importado)"
+        ),
+        "conflict_id": conflict_id,
+        "accommodation": acc.as_ref().map(|a| a.accommodation.name.clone()),
+        "accommodation_slug": acc.as_ref().map(|a| a.accommodation.slug.clone()),
+        "channel": channel_name,
+        "block_start": block_start,
+        "block_end": block_end,
+        "code": r.code,
+        "state_label": r.state.label_es(),
+        "check_in": r.stay.check_in().format("%d/%m/%Y").to_string(),
+        "check_out": r.stay.check_out().format("%d/%m/%Y").to_string(),
+    });
+    let settings = state.settings();
+    let mut targets: Vec<(&str, Option<&str>)> = Vec::new();
+    if let Some(email) = settings.owner_email.as_deref().filter(|e| !e.is_empty()) {
+        targets.push(("email", Some(email)));
+    }
+    if let Some(phone) = settings.owner_phone.as_deref().filter(|p| !p.is_empty()) {
+        targets.push(("whatsapp", Some(phone)));
+    }
+    if targets.is_empty() {
+        targets.push(("email", None));
+    }
+    for (channel, recipient) in targets {
+        notifications::insert(
+            tx.conn(),
+            &NewNotification {
+                reservation_id: Some(reservation_id),
+                audience: "owner",
+                channel,
+                recipient,
+                template: "owner_conflict_alert",
+                data: &data,
+                dedupe_key: Some(format!("owner_conflict_alert:{conflict_id}:{channel}")),
+            },
+        )
+        .await?;
+    }
+    tracing::warn!(
+        conflict.id = conflict_id,
+        reservation.code = %r.code,
+        feed.id = feed.id,
+        "an imported block overlaps an active reservation; owner alerted"
+    );
+    Ok(())
+}
+
+/// The owner's name for a channel label.
+pub fn channel_display(label: &str) -> &'static str {
+    match label {
+        "airbnb" => "Airbnb",
+        "booking" => "Booking.com",
+        "vrbo" => "Vrbo",
+        _ => "Calendario externo",
+    }
+}
+
+fn age_of(feed: &FeedRow, now: DateTime<Utc>) -> chrono::Duration {
+    now - feed.last_success_at.unwrap_or(feed.created_at)
+}
+
+/// Set `ical_sync_age_minutes` for an accommodation: the oldest last success among its enabled
+/// feeds (a feed that never synced counts from its creation).
+pub async fn refresh_age_gauge(state: &AppState, accommodation_id: i64) {
+    let Ok(list) = feeds::list(state.db(), Some(accommodation_id)).await else {
+        return;
+    };
+    let now = Utc::now();
+    let oldest = list
+        .iter()
+        .filter(|f| f.enabled)
+        .map(|f| age_of(f, now))
+        .max();
+    if let Some(age) = oldest {
+        metrics::gauge!("ical_sync_age_minutes", "accommodation_id" => accommodation_id.to_string())
+            .set(age.num_seconds().max(0) as f64 / 60.0);
+    }
+}
+
+/// The channel-sync check of `/healthz`: the oldest last success of an enabled feed (over 30 min
+/// degraded, over 60 min unhealthy; no feeds is healthy) and open conflicts (any is degraded).
+pub async fn health(state: &AppState) -> (Status, serde_json::Value) {
+    let list = match feeds::list(state.db(), None).await {
+        Ok(l) => l,
+        Err(e) => {
+            return (
+                Status::Unhealthy,
+                json!({"status": Status::Unhealthy, "error": e.to_string()}),
+            );
+        }
+    };
+    let conflicts = feeds::open_conflicts(state.db())
+        .await
+        .map(|c| c.len())
+        .unwrap_or(0);
+    let now = Utc::now();
+    let enabled: Vec<&FeedRow> = list.iter().filter(|f| f.enabled).collect();
+    let oldest = enabled.iter().map(|f| age_of(f, now)).max();
+    let failing = enabled
+        .iter()
+        .filter(|f| f.consecutive_failures > 0)
+        .count();
+    let mut status = match oldest {
+        Some(age) if age > AGE_UNHEALTHY => Status::Unhealthy,
+        Some(age) if age > AGE_DEGRADED => Status::Degraded,
+        _ => Status::Healthy,
+    };
+    if conflicts > 0 {
+        status = status.max(Status::Degraded);
+    }
+    (
+        status,
+        json!({
+            "status": status,
+            "feeds": enabled.len(),
+            "failing_feeds": failing,
+            "oldest_success_age_minutes": oldest.map(|a| a.num_seconds().max(0) / 60),
+            "open_conflicts": conflicts,
+        }),
+    )
+}
+
+/// A fresh secret for an export URL (192 random bits, hex).
+pub fn new_export_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 24] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Our calendar for the channel a token belongs to: active reservations and owner blocks, plus
+/// blocks imported from the *other* channels; no guest data. `None` for an unknown token.
+pub async fn render_export(state: &AppState, token: &str) -> anyhow::Result<Option<String>> {
+    let Some(t) = feeds::find_export_token(state.db(), token).await? else {
+        return Ok(None);
+    };
+    let Some(acc) = posada_store::accommodations::get(state.db(), t.accommodation_id).await? else {
+        return Ok(None);
+    };
+    let today = crate::booking::today(state);
+    let reservations = feeds::export_reservations(state.db(), t.accommodation_id, today).await?;
+    let blocks = feeds::export_blocks(state.db(), t.accommodation_id, today, &t.channel).await?;
+    let mut events: Vec<ExportEvent> = reservations
+        .into_iter()
+        .map(|r| ExportEvent {
+            uid: format!("res-{}@posada", r.id),
+            start: r.start_date,
+            end: r.end_date,
+            summary: "Reservado".into(),
+            dtstamp: r.stamp,
+            description: None,
+        })
+        .chain(blocks.into_iter().map(|b| ExportEvent {
+            uid: format!("block-{}@posada", b.id),
+            start: b.start_date,
+            end: b.end_date,
+            summary: "No disponible".into(),
+            dtstamp: b.stamp,
+            description: None,
+        }))
+        .collect();
+    events.sort_by(|a, b| (a.start, &a.uid).cmp(&(b.start, &b.uid)));
+    let calendar = Calendar {
+        prodid: "-//posada//posada calendar 1.0//ES".into(),
+        name: Some(acc.accommodation.name),
+        events,
+    };
+    Ok(Some(write_calendar(&calendar)))
+}

@@ -1,0 +1,305 @@
+//! The owner's periodic tasks: the daily report e-mail, the alert checks (each alert goes out once
+//! per occurrence, and again only after it clears and comes back), and the hourly cleanup.
+//!
+//! Messages to the owner are outbox rows (template `owner_daily_report` / `owner_alert`, data with
+//! the rendered `subject` and `text`) delivered by the notification jobs; alerts also go to a
+//! Slack-compatible webhook when `SLACK_WEBHOOK_URL` is set.
+
+use chrono::Utc;
+use posada_jobs::{Job, JobContext};
+use posada_store::notifications::NewNotification;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Write one message for the owner's e-mail (if `OWNER_EMAIL` is set); returns whether a row was
+/// written.
+async fn owner_email(
+    state: &AppState,
+    template: &str,
+    subject: &str,
+    text: &str,
+    dedupe_key: String,
+    trace_id: Option<&str>,
+) -> anyhow::Result<bool> {
+    let Some(email) = state
+        .settings()
+        .owner_email
+        .as_deref()
+        .filter(|e| !e.is_empty())
+    else {
+        tracing::warn!(
+            template,
+            "OWNER_EMAIL is not set: the owner's message is not recorded"
+        );
+        return Ok(false);
+    };
+    let data = json!({ "subject": subject, "text": text });
+    let mut tx = state.db().begin().await?;
+    let id = crate::booking::outbox::write_row(
+        state,
+        &mut tx,
+        &NewNotification {
+            reservation_id: None,
+            audience: "owner",
+            channel: "email",
+            recipient: Some(email),
+            template,
+            data: &data,
+            dedupe_key: Some(dedupe_key),
+        },
+        trace_id,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("writing the owner's message: {e}"))?;
+    state.jobs().commit(tx).await?;
+    Ok(id.is_some())
+}
+
+/// The daily report (`DAILY_REPORT_TIME`, owner's time zone).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DailyReport;
+
+impl Job for DailyReport {
+    type State = AppState;
+    const KIND: &'static str = "ops.daily_report";
+    const MAX_ATTEMPTS: i32 = 5;
+
+    async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
+        let state = &ctx.state;
+        let today = crate::booking::today(state);
+        let report = crate::report::gather(state, today).await?;
+        let (subject, text) = crate::report::render(&report);
+        // One report per day: a retry or a second run the same day writes nothing new.
+        let written = owner_email(
+            state,
+            "owner_daily_report",
+            &subject,
+            &text,
+            format!("daily_report:{today}"),
+            ctx.trace_id.as_deref(),
+        )
+        .await?;
+        if written {
+            metrics::counter!("daily_reports_sent_total").increment(1);
+        }
+        tracing::info!(report.day = %today, written, "daily report prepared");
+        Ok(())
+    }
+}
+
+/// One condition found by the alert checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Identifies the condition across checks.
+    pub key: String,
+    /// The check.
+    pub kind: &'static str,
+    /// For the owner, in Spanish.
+    pub detail: String,
+}
+
+/// Every check's kind, so a kind with no findings clears its alerts.
+pub const ALERT_KINDS: &[&str] = &[
+    "feed_stale",
+    "conflicts_open",
+    "refund_needed",
+    "jobs_discarded",
+    "circuit_open",
+];
+
+/// Run every check once.
+pub async fn findings(state: &AppState) -> anyhow::Result<Vec<Finding>> {
+    let now = Utc::now();
+    let db = state.db();
+    let mut out = Vec::new();
+    for feed in posada_store::ops::stale_feeds(db, now - chrono::Duration::minutes(60)).await? {
+        let since = feed
+            .last_success_at
+            .map(|t| {
+                t.with_timezone(&state.settings().tz())
+                    .format("%d/%m %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "nunca".to_string());
+        out.push(Finding {
+            key: format!("feed_stale:{}", feed.id),
+            kind: "feed_stale",
+            detail: format!(
+                "El calendario de {} (alojamiento {}) no se sincroniza hace más de una hora (última vez: {since}).",
+                feed.channel,
+                feed.accommodation_id
+            ),
+        });
+    }
+    let conflicts = posada_store::ops::open_conflicts(db).await?;
+    if conflicts > 0 {
+        out.push(Finding {
+            key: "conflicts_open".to_string(),
+            kind: "conflicts_open",
+            detail: format!(
+                "Hay {conflicts} conflicto(s) de calendario sin resolver: un canal bloqueó fechas de una reserva."
+            ),
+        });
+    }
+    for code in posada_store::ops::refunds_needed(db).await? {
+        out.push(Finding {
+            key: format!("refund_needed:{code}"),
+            kind: "refund_needed",
+            detail: format!("La reserva {code} necesita un reintegro."),
+        });
+    }
+    let jobs = posada_store::ops::jobs_health(db, now).await?;
+    if jobs.discarded_last_24h > 0 {
+        out.push(Finding {
+            key: "jobs_discarded".to_string(),
+            kind: "jobs_discarded",
+            detail: format!(
+                "{} tarea(s) en segundo plano fallaron definitivamente en las últimas 24 h (ver /api/v1/admin/jobs?state=discarded).",
+                jobs.discarded_last_24h
+            ),
+        });
+    }
+    let services = state.services();
+    for breaker in [
+        &services.mercadopago_breaker,
+        &services.whatsapp_breaker,
+        &services.smtp_breaker,
+    ] {
+        let open_long = breaker.state() != posada_integrations::breaker::BreakerState::Closed
+            && breaker
+                .opened_at()
+                .is_some_and(|t| now - t > chrono::Duration::minutes(10));
+        if open_long {
+            out.push(Finding {
+                key: format!("circuit_open:{}", breaker.provider()),
+                kind: "circuit_open",
+                detail: format!(
+                    "La conexión con {} está cortada (circuito abierto) hace más de 10 minutos.",
+                    breaker.provider()
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Record findings; notify the owner of each new occurrence. Returns the keys notified.
+pub async fn apply_findings(
+    state: &AppState,
+    findings: &[Finding],
+    trace_id: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let now = Utc::now();
+    let db = state.db();
+    let mut notified = Vec::new();
+    for f in findings {
+        if posada_store::ops::raise_alert(db, &f.key, f.kind, &f.detail, now).await? {
+            let occurrence = posada_store::ops::alert(db, &f.key)
+                .await?
+                .map(|a| a.occurrences)
+                .unwrap_or(1);
+            let subject = "⚠ Alerta de posada".to_string();
+            owner_email(
+                state,
+                "owner_alert",
+                &subject,
+                &f.detail,
+                format!("alert:{}:{occurrence}", f.key),
+                trace_id,
+            )
+            .await?;
+            slack(state, &f.detail).await;
+            metrics::counter!("alerts_raised_total", "kind" => f.kind).increment(1);
+            tracing::warn!(alert.key = %f.key, alert.kind = f.kind, "alert raised");
+            notified.push(f.key.clone());
+        }
+    }
+    for kind in ALERT_KINDS {
+        let still: Vec<String> = findings
+            .iter()
+            .filter(|f| f.kind == *kind)
+            .map(|f| f.key.clone())
+            .collect();
+        for key in posada_store::ops::clear_alerts_except(db, kind, &still, now).await? {
+            tracing::info!(alert.key = %key, "alert cleared");
+        }
+    }
+    let open = posada_store::ops::open_alerts(db).await?.len();
+    metrics::gauge!("alerts_open").set(open as f64);
+    Ok(notified)
+}
+
+/// Post an alert to the Slack-compatible webhook, if configured (failures are logged, not
+/// retried: the e-mail is the durable channel).
+async fn slack(state: &AppState, text: &str) {
+    let Some(url) = &state.settings().slack_webhook_url else {
+        return;
+    };
+    let result = state
+        .ops()
+        .http
+        .post(url.expose())
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status());
+    if let Err(e) = result {
+        tracing::warn!(error = %e.without_url(), "could not post the alert to the Slack webhook");
+    }
+}
+
+/// Alert checks (`ALERT_CHECK_INTERVAL_SECONDS`, 5 minutes by default).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlertCheck;
+
+impl Job for AlertCheck {
+    type State = AppState;
+    const KIND: &'static str = "ops.alert_check";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
+        let found = findings(&ctx.state).await?;
+        let notified = apply_findings(&ctx.state, &found, ctx.trace_id.as_deref()).await?;
+        tracing::info!(
+            alerts.found = found.len(),
+            alerts.notified = notified.len(),
+            "alert checks done"
+        );
+        Ok(())
+    }
+}
+
+/// Hourly cleanup: expired idempotency keys and dashboard sessions, delivered notifications older
+/// than 90 days. Job retention is the engine's own pruner; history and audit rows are kept.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Cleanup;
+
+/// Delivered notifications are kept this long.
+pub const NOTIFICATION_RETENTION_DAYS: i64 = 90;
+
+impl Job for Cleanup {
+    type State = AppState;
+    const KIND: &'static str = "ops.cleanup";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
+        let db = ctx.state.db();
+        let now = Utc::now();
+        let keys = posada_store::idempotency::purge_expired(db, now).await?;
+        let sessions = posada_store::ops::purge_expired_sessions(db, now).await?;
+        let notifications = posada_store::ops::purge_delivered_notifications(
+            db,
+            now - chrono::Duration::days(NOTIFICATION_RETENTION_DAYS),
+        )
+        .await?;
+        tracing::info!(
+            purged.idempotency_keys = keys,
+            purged.sessions = sessions,
+            purged.notifications = notifications,
+            "cleanup done"
+        );
+        Ok(())
+    }
+}

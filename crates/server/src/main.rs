@@ -1,0 +1,7 @@
+//! The `posada` binary.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    posada_server::cli::main()
+}

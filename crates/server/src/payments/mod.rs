@@ -1,0 +1,445 @@
+//! Deposits through Mercado Pago: the hold's payment link (a Checkout Pro preference) and the
+//! processing of payment notifications.
+//!
+//! A notification only says "look at payment N": the job fetches the payment from the API and acts
+//! on what the API says, never on the webhook body. Each status of a payment is acted on once
+//! (`handled_status` on the payment row, deduplicated messages, compare-and-set state changes), so
+//! repeated and concurrent notifications are harmless, while a later status (pending → approved,
+//! approved → refunded) is still acted on.
+
+use chrono::Utc;
+use posada_domain::{Actor, Money, ReservationState};
+use posada_integrations::{
+    BackUrls, MercadoPagoClient, MpError, Payment, PaymentStatus, PreferenceItem, PreferenceRequest,
+};
+use posada_store::accommodations;
+use posada_store::payments::{self, PaymentObservation};
+use posada_store::reservations::{self, Reservation};
+use serde_json::{Value, json};
+
+use crate::booking::{self, BookingError, outbox};
+use crate::notify::services::provider;
+use crate::state::AppState;
+
+/// The provider name stored on payment rows.
+pub const MERCADOPAGO: &str = provider::MERCADOPAGO;
+
+/// A payment job failure.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentJobError {
+    /// Mercado Pago is down (or its circuit is open): try again later.
+    #[error("mercado pago unavailable: {0}")]
+    Unavailable(String),
+    /// The booking flow failed.
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] posada_store::StoreError),
+    /// Anything else.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for PaymentJobError {
+    fn from(e: sqlx::Error) -> Self {
+        PaymentJobError::Internal(e.into())
+    }
+}
+
+/// What processing a payment notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Mercado Pago is not configured: nothing can be verified.
+    NotConfigured,
+    /// Mercado Pago does not know the payment (a forged or mistaken notification).
+    Unknown,
+    /// This status was already acted on.
+    AlreadyHandled,
+    /// The status was acted on.
+    Handled(String),
+}
+
+fn client(state: &AppState) -> Option<&MercadoPagoClient> {
+    state.services().mercadopago.as_ref()
+}
+
+fn breaker_check(state: &AppState) -> Result<(), PaymentJobError> {
+    state
+        .services()
+        .mercadopago_breaker
+        .check()
+        .map_err(|open| PaymentJobError::Unavailable(open.to_string()))
+}
+
+/// Count an API error against the breaker when it says the provider is down.
+fn record(state: &AppState, result: Result<(), &MpError>) {
+    let breaker = &state.services().mercadopago_breaker;
+    match result {
+        Err(e) if e.is_retryable() => breaker.record_failure(),
+        _ => breaker.record_success(),
+    }
+}
+
+/// Create the hold's payment link (idempotency key `pref-{id}`), store it and write the guest's
+/// `hold_payment_link` message in one transaction. Nothing to do when the reservation is no longer
+/// a hold or already has its link.
+pub async fn create_payment_link(
+    state: &AppState,
+    reservation_id: i64,
+) -> Result<(), PaymentJobError> {
+    let Some(client) = client(state) else {
+        tracing::warn!(
+            reservation.id = reservation_id,
+            "payment link not created: mercado pago is not configured"
+        );
+        return Ok(());
+    };
+    let Some(r) = reservations::get(state.db(), reservation_id).await? else {
+        return Ok(());
+    };
+    if r.state != ReservationState::PreReserved || r.payment_link.is_some() {
+        return Ok(());
+    }
+    let acc = accommodations::get(state.db(), r.accommodation_id)
+        .await?
+        .ok_or(BookingError::NotFound("accommodation"))?;
+    let settings = state.settings();
+    let public = settings.posada_public_url.trim_end_matches('/');
+    let tz = settings.tz();
+    let back = |result: &str| format!("{public}/reservas/{}?pago={result}", r.code);
+    let request = PreferenceRequest {
+        items: vec![PreferenceItem {
+            id: format!("deposit-{}", r.code),
+            title: format!("Seña reserva {} · {}", r.code, acc.accommodation.name),
+            quantity: 1,
+            currency_id: r.deposit.currency.code().to_string(),
+            unit_price_minor: r.deposit.minor,
+        }],
+        external_reference: r.code.clone(),
+        notification_url: Some(format!("{public}/api/v1/webhooks/mercadopago")),
+        back_urls: Some(BackUrls {
+            success: back("aprobado"),
+            failure: back("rechazado"),
+            pending: back("pendiente"),
+        }),
+        auto_return: Some("approved".into()),
+        binary_mode: true,
+        expires: true,
+        expiration_date_from: Some(Utc::now().with_timezone(&tz).fixed_offset()),
+        expiration_date_to: r.expires_at.map(|t| t.with_timezone(&tz).fixed_offset()),
+        payer_email: r.guest_email.clone(),
+    };
+    breaker_check(state)?;
+    let preference = client
+        .create_preference(&request, &format!("pref-{}", r.id))
+        .await;
+    record(state, preference.as_ref().map(|_| ()));
+    let preference = match preference {
+        Ok(p) => p,
+        Err(e) if e.is_retryable() => return Err(PaymentJobError::Unavailable(e.to_string())),
+        Err(e) => {
+            // A refused preference will be refused again: the owner must look at it.
+            tracing::error!(reservation.code = %r.code, error = %e, "mercado pago refused the payment preference");
+            return Ok(());
+        }
+    };
+    let mut tx = state.db().begin().await?;
+    reservations::set_payment_link(tx.conn(), r.id, &preference.init_point).await?;
+    let Some(current) = reservations::get_in(tx.conn(), r.id).await? else {
+        tx.rollback().await?;
+        return Ok(());
+    };
+    if current.state == ReservationState::PreReserved {
+        outbox::guest(state, &mut tx, &current, &acc, "hold_payment_link").await?;
+    }
+    state.jobs().commit(tx).await?;
+    tracing::info!(reservation.code = %r.code, preference.id = %preference.id, "payment link created");
+    Ok(())
+}
+
+/// Process a payment notification: fetch the payment, record it, act once per status.
+pub async fn process_payment(
+    state: &AppState,
+    payment_id: &str,
+) -> Result<PaymentOutcome, PaymentJobError> {
+    let Some(client) = client(state) else {
+        tracing::warn!(
+            payment.id = payment_id,
+            "payment notification ignored: mercado pago is not configured"
+        );
+        return Ok(PaymentOutcome::NotConfigured);
+    };
+    breaker_check(state)?;
+    let fetched = client.get_payment(payment_id).await;
+    record(state, fetched.as_ref().map(|_| ()));
+    let payment = match fetched {
+        Ok(p) => p,
+        Err(MpError::NotFound | MpError::InvalidRequest(_)) => {
+            tracing::warn!(
+                payment.id = payment_id,
+                "notification for a payment mercado pago does not know; ignored"
+            );
+            return Ok(PaymentOutcome::Unknown);
+        }
+        Err(e) if e.is_retryable() => return Err(PaymentJobError::Unavailable(e.to_string())),
+        Err(e) => return Err(PaymentJobError::Internal(e.into())),
+    };
+    let reservation = match payment.external_reference.as_deref() {
+        Some(code) => reservations::get_by_code(state.db(), code).await?,
+        None => None,
+    };
+    let currency = payment.currency_id.clone().unwrap_or_default();
+    let status = payment.status.as_str().to_string();
+    let mut tx = state.db().begin().await?;
+    let (row, news) = payments::record(
+        tx.conn(),
+        &PaymentObservation {
+            provider: MERCADOPAGO,
+            provider_payment_id: &payment.id,
+            reservation_id: reservation.as_ref().map(|r| r.id),
+            external_reference: payment.external_reference.as_deref(),
+            status: &status,
+            status_detail: payment.status_detail.as_deref(),
+            amount_minor: payment.transaction_amount_minor,
+            currency: &currency,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if news {
+        metrics::counter!("payments_received_total", "status" => status.clone()).increment(1);
+        tracing::info!(payment.id = %payment.id, payment.status = %status, reservation.code = payment.external_reference.as_deref().unwrap_or(""), "payment status recorded");
+    }
+    if row.handled_status.as_deref() == Some(status.as_str()) {
+        return Ok(PaymentOutcome::AlreadyHandled);
+    }
+    act(state, &payment, reservation).await?;
+    payments::mark_handled(state.db(), row.id, &status).await?;
+    Ok(PaymentOutcome::Handled(status))
+}
+
+/// The payment facts templates can show.
+fn payment_data(payment: &Payment, problem: Option<&str>) -> Value {
+    let amount = payment
+        .currency_id
+        .as_deref()
+        .and_then(|c| posada_domain::Currency::parse(c).ok())
+        .map(|c| Money::new(payment.transaction_amount_minor, c).format_es_ar())
+        .unwrap_or_else(|| {
+            format!(
+                "{} {}",
+                payment.currency_id.as_deref().unwrap_or(""),
+                payment.transaction_amount_minor
+            )
+        });
+    json!({
+        "payment_id": payment.id,
+        "payment_status": payment.status.as_str(),
+        "amount": amount,
+        "problem": problem,
+    })
+}
+
+/// Tell the owner about a payment problem on `r` (or on no reservation).
+async fn owner_alert(
+    state: &AppState,
+    r: Option<&Reservation>,
+    template: &str,
+    data: &Value,
+    flag: Option<&str>,
+) -> Result<(), PaymentJobError> {
+    let mut tx = state.db().begin().await?;
+    match r {
+        Some(r) => {
+            if let Some(flag) = flag {
+                reservations::add_flag(tx.conn(), r.id, flag).await?;
+            }
+            let acc = accommodations::get(state.db(), r.accommodation_id)
+                .await?
+                .ok_or(BookingError::NotFound("accommodation"))?;
+            outbox::owner_with(state, &mut tx, r, &acc, template, data).await?;
+        }
+        None => {
+            let dedupe = data
+                .get("payment_id")
+                .and_then(Value::as_str)
+                .map(|p| {
+                    format!(
+                        "mp-{p}-{}",
+                        data.get("payment_status")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    )
+                })
+                .unwrap_or_default();
+            outbox::owner_unattached(state, &mut tx, template, data, &dedupe).await?;
+        }
+    }
+    state.jobs().commit(tx).await?;
+    Ok(())
+}
+
+async fn act(
+    state: &AppState,
+    payment: &Payment,
+    reservation: Option<Reservation>,
+) -> Result<(), PaymentJobError> {
+    match &payment.status {
+        PaymentStatus::Approved => approved(state, payment, reservation).await,
+        PaymentStatus::Rejected | PaymentStatus::Cancelled => {
+            let Some(r) = reservation.filter(|r| r.state == ReservationState::PreReserved) else {
+                return Ok(());
+            };
+            // The hold stays until it expires: the guest may pay again.
+            let acc = accommodations::get(state.db(), r.accommodation_id)
+                .await?
+                .ok_or(BookingError::NotFound("accommodation"))?;
+            let mut tx = state.db().begin().await?;
+            outbox::guest_with(
+                state,
+                &mut tx,
+                &r,
+                &acc,
+                "payment_rejected",
+                &payment_data(payment, None),
+            )
+            .await?;
+            state.jobs().commit(tx).await?;
+            tracing::info!(reservation.code = %r.code, payment.id = %payment.id, "payment rejected; hold kept");
+            Ok(())
+        }
+        PaymentStatus::Refunded | PaymentStatus::ChargedBack => {
+            let (flag, problem) = if payment.status == PaymentStatus::Refunded {
+                ("refunded", "Mercado Pago devolvió el pago al huésped.")
+            } else {
+                (
+                    "chargeback",
+                    "El huésped desconoció el pago ante su banco (contracargo).",
+                )
+            };
+            owner_alert(
+                state,
+                reservation.as_ref(),
+                "owner_refund_alert",
+                &payment_data(payment, Some(problem)),
+                Some(flag),
+            )
+            .await?;
+            tracing::warn!(payment.id = %payment.id, payment.status = payment.status.as_str(), "payment reversed; owner alerted");
+            Ok(())
+        }
+        // pending, authorized, in_process, in_mediation: wait for the next status.
+        _ => Ok(()),
+    }
+}
+
+async fn approved(
+    state: &AppState,
+    payment: &Payment,
+    reservation: Option<Reservation>,
+) -> Result<(), PaymentJobError> {
+    let Some(r) = reservation else {
+        let problem = format!(
+            "El pago no corresponde a ninguna reserva (referencia {:?}).",
+            payment.external_reference.as_deref().unwrap_or("")
+        );
+        return owner_alert(
+            state,
+            None,
+            "owner_payment_problem",
+            &payment_data(payment, Some(&problem)),
+            None,
+        )
+        .await;
+    };
+    let expected = r.deposit.currency.code();
+    if payment.currency_id.as_deref() != Some(expected) {
+        let problem = format!(
+            "El pago está en {} y la reserva en {expected}: no se confirmó.",
+            payment.currency_id.as_deref().unwrap_or("otra moneda")
+        );
+        return owner_alert(
+            state,
+            Some(&r),
+            "owner_payment_problem",
+            &payment_data(payment, Some(&problem)),
+            Some("payment_problem"),
+        )
+        .await;
+    }
+    if payment.transaction_amount_minor < r.deposit.minor {
+        let problem = format!(
+            "Se recibió {} y la seña es {}: no se confirmó.",
+            Money::new(payment.transaction_amount_minor, r.deposit.currency).format_es_ar(),
+            r.deposit.format_es_ar()
+        );
+        return owner_alert(
+            state,
+            Some(&r),
+            "owner_payment_problem",
+            &payment_data(payment, Some(&problem)),
+            Some("payment_problem"),
+        )
+        .await;
+    }
+    let reason = format!("seña acreditada en Mercado Pago (pago {})", payment.id);
+    let mut current = r;
+    for _ in 0..2 {
+        match current.state {
+            ReservationState::PreReserved => {
+                match booking::confirm(state, current.id, Actor::Payment, Some(&reason)).await {
+                    Ok(_) => return Ok(()),
+                    // The expiry won the race: read again and take the late path.
+                    Err(BookingError::HoldExpired | BookingError::IllegalTransition { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            ReservationState::Expired => {
+                match booking::confirm_late_payment(state, current.id, Some(&reason)).await {
+                    Ok(_) => return Ok(()),
+                    Err(BookingError::DatesTaken(_)) => {
+                        let problem = "El pago llegó después de que venciera la prerreserva y las fechas ya están ocupadas: hay que devolverlo.";
+                        tracing::warn!(reservation.code = %current.code, payment.id = %payment.id, "late payment for taken nights; needs refund");
+                        return owner_alert(
+                            state,
+                            Some(&current),
+                            "owner_refund_alert",
+                            &payment_data(payment, Some(problem)),
+                            Some("needs_refund"),
+                        )
+                        .await;
+                    }
+                    Err(BookingError::IllegalTransition { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            ReservationState::Confirmed | ReservationState::Completed => {
+                tracing::info!(reservation.code = %current.code, payment.id = %payment.id, "approved payment for an already confirmed reservation");
+                return Ok(());
+            }
+            _ => {
+                let problem = format!(
+                    "Se recibió un pago para una reserva en estado «{}»: hay que devolverlo.",
+                    current.state.label_es()
+                );
+                return owner_alert(
+                    state,
+                    Some(&current),
+                    "owner_refund_alert",
+                    &payment_data(payment, Some(&problem)),
+                    Some("needs_refund"),
+                )
+                .await;
+            }
+        }
+        current = reservations::get(state.db(), current.id)
+            .await?
+            .ok_or(BookingError::NotFound("reservation"))?;
+    }
+    Err(PaymentJobError::Internal(anyhow::anyhow!(
+        "reservation {} kept changing state while confirming payment {}",
+        current.code,
+        payment.id
+    )))
+}

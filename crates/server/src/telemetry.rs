@@ -1,0 +1,30 @@
+//! Logs: JSON lines for machines, pretty for a person at a terminal, filtered like `RUST_LOG`.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+/// Install the global log subscriber. `format` is the `LOG_FORMAT` setting. Safe to call twice
+/// (the second call does nothing), so tests can start several apps in one process.
+pub fn init(format: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let pretty = match format {
+        "pretty" => true,
+        "json" => false,
+        _ => std::io::stdout().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    let _ = if pretty {
+        builder.try_init()
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    };
+}

@@ -1,0 +1,249 @@
+//! Authentication over HTTP: admin API tokens (none, unknown, read-only writing) and the owner's
+//! dashboard login (argon2 password, cookie flags, CSRF on forms, lockout after failures).
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp, days_from_now};
+use crate::on_both;
+
+const PASSWORD: &str = "mate-amargo-en-la-galeria";
+
+async fn admin_tokens_are_checked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let res = app.get("/api/v1/admin/jobs").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let res = app
+        .client
+        .get(app.url("/api/v1/admin/jobs"))
+        .bearer_auth("adm_not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // A read-only token reads but does not write.
+    let res = app
+        .client
+        .get(app.url("/api/v1/admin/tasks"))
+        .bearer_auth(&app.read_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client
+        .post(app.url("/api/v1/admin/queues/default/pause"))
+        .bearer_auth(&app.read_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let paused = app.state.jobs().admin().paused_queues().await.unwrap();
+    assert!(paused.is_empty(), "a read-only token paused {paused:?}");
+    // A revoked token is refused.
+    let token = "adm_soon-revoked";
+    let record = posada_store::tokens::create(app.state.db(), "temp", "write", token)
+        .await
+        .unwrap();
+    posada_store::tokens::revoke(app.state.db(), record.id)
+        .await
+        .unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/admin/jobs"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn login(app: &TestApp, client: &reqwest::Client, password: &str) -> reqwest::Response {
+    client
+        .post(app.url("/dashboard/login"))
+        .form(&[("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_from(res: &reqwest::Response) -> String {
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/dashboard"] {
+        assert!(cookie.contains(flag), "cookie lacks {flag}: {cookie}");
+    }
+    cookie.split(';').next().unwrap().to_string()
+}
+
+fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    html[start..start + 64].to_string()
+}
+
+async fn dashboard_login_session_and_csrf(backend: Backend) {
+    let hash = posada_server::http::dashboard::hash_password(PASSWORD).unwrap();
+    let app = TestApp::spawn_with(backend, |s| {
+        s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+    })
+    .await;
+    app.create_accommodation("bosque", 4_000_000).await;
+    let res = app
+        .pre_reserve("bosque", &days_from_now(5), &days_from_now(8))
+        .await;
+    let code = res.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = no_redirects();
+
+    // Without a session the page sends you to the login.
+    let res = client.get(app.url("/dashboard")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/dashboard/login");
+
+    let res = login(&app, &client, "wrong").await;
+    assert_eq!(res.status(), 401);
+    assert!(!res.headers().contains_key("set-cookie"));
+
+    let res = login(&app, &client, PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let cookie = session_from(&res);
+    let res = client
+        .get(app.url("/dashboard"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&code), "upcoming reservation listed: {html}");
+    assert!(html.contains("Cabaña bosque"));
+    let csrf = csrf_from(&html);
+
+    // State-changing forms need the CSRF token.
+    let res = client
+        .post(app.url("/dashboard/tasks/cleanup/run"))
+        .header("Cookie", &cookie)
+        .form(&[("other", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = client
+        .post(app.url("/dashboard/tasks/cleanup/run"))
+        .header("Cookie", &cookie)
+        .form(&[("csrf_token", "0".repeat(64).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = client
+        .post(app.url("/dashboard/tasks/cleanup/run"))
+        .header("Cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let task = app
+        .state
+        .jobs()
+        .admin()
+        .periodic_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "cleanup")
+        .unwrap();
+    assert!(task.run_now_requested_at.is_some() || task.last_run_at.is_some());
+    // Without the cookie a valid-looking form is refused.
+    let res = client
+        .post(app.url("/dashboard/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // Logging out ends the session.
+    let res = client
+        .post(app.url("/dashboard/logout"))
+        .header("Cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = client
+        .get(app.url("/dashboard"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+async fn dashboard_lockout_after_five_failures(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // The password set through the store (what `posada admin set-password` does).
+    let hash = posada_server::http::dashboard::hash_password(PASSWORD).unwrap();
+    posada_store::ops::set_owner_password_hash(app.state.db(), &hash)
+        .await
+        .unwrap();
+    let client = no_redirects();
+    for attempt in 1..=4 {
+        assert_eq!(
+            login(&app, &client, "nope").await.status(),
+            401,
+            "attempt {attempt}"
+        );
+    }
+    let res = login(&app, &client, "nope").await;
+    assert_eq!(res.status(), 429, "the fifth failure locks");
+    // Even the right password is refused while locked, with a Retry-After.
+    let res = login(&app, &client, PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    let retry: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 14 * 60 && retry <= 15 * 60, "retry-after {retry}");
+    // The lock is per client: a lock that has run out lets the owner in again.
+    let pool_update = "UPDATE login_attempts SET locked_until = $1";
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    match app.state.db() {
+        posada_db::Db::Sqlite(p) => {
+            sqlx::query(pool_update)
+                .bind(past)
+                .execute(p)
+                .await
+                .unwrap();
+        }
+        posada_db::Db::Postgres(p) => {
+            sqlx::query(pool_update)
+                .bind(past)
+                .execute(p)
+                .await
+                .unwrap();
+        }
+    }
+    let res = login(&app, &client, PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    session_from(&res);
+}
+
+on_both!(
+    admin_tokens_are_checked,
+    dashboard_login_session_and_csrf,
+    dashboard_lockout_after_five_failures
+);

@@ -1,0 +1,264 @@
+//! `TestApp`: the real application (HTTP, workers, scheduler) on port 0 with a fresh database,
+//! and helpers that read like the user's actions.
+#![allow(
+    dead_code,
+    reason = "shared by every test module; not each uses every helper"
+)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use posada_db::testing::TestDb;
+use posada_server::config::Settings;
+use posada_server::startup::{Application, Roles};
+use posada_server::state::AppState;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running posada.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub admin_token: String,
+    pub read_token: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub test_db: TestDb,
+}
+
+/// Settings for tests: quick intervals, no scheduler noise unless asked.
+pub fn test_settings(url: &str) -> Settings {
+    Settings {
+        database_url: url.to_string(),
+        posada_listen: "127.0.0.1:0".into(),
+        log_format: "json".into(),
+        shutdown_timeout_seconds: 5,
+        ..Settings::default()
+    }
+}
+
+impl TestApp {
+    /// Start with default test settings.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Start, letting the test adjust settings first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        posada_integrations::install_crypto_provider();
+        let test_db = match backend {
+            Backend::Sqlite => TestDb::sqlite().await,
+            Backend::Postgres => TestDb::postgres().await,
+        };
+        let mut settings = test_settings(&test_db.url);
+        adjust(&mut settings);
+        let app = Application::build(
+            settings,
+            Some("127.0.0.1:0".parse().unwrap()),
+            Roles {
+                http: true,
+                workers: true,
+            },
+        )
+        .await
+        .expect("app builds");
+        let addr = app.local_addr().unwrap();
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        let admin_token = format!("adm_{}", uuid::Uuid::new_v4().simple());
+        let read_token = format!("ro_{}", uuid::Uuid::new_v4().simple());
+        posada_store::tokens::create(state.db(), "tests", "write", &admin_token)
+            .await
+            .unwrap();
+        posada_store::tokens::create(state.db(), "tests-read", "read", &read_token)
+            .await
+            .unwrap();
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            state,
+            admin_token,
+            read_token,
+            stop: Some(tx),
+            task: Some(task),
+            test_db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Create an accommodation through the admin API; returns its JSON.
+    pub async fn create_accommodation(&self, slug: &str, nightly_minor: i64) -> Value {
+        let res = self
+            .admin_post(
+                "/api/v1/admin/accommodations",
+                &json!({
+                    "name": format!("Cabaña {slug}"),
+                    "slug": slug,
+                    "kind": "cabin",
+                    "description": "A orillas del lago",
+                    "capacity": 4,
+                    "amenities": ["wifi", "parrilla"],
+                    "photos": [{"url": format!("https://img.example/{slug}.jpg"), "caption": "Frente", "position": 1, "primary": true}],
+                    "directions": "Ruta 40 km 12, tranquera verde",
+                    "pricing": {"base_nightly": {"minor": nightly_minor, "currency": "ARS"}}
+                }),
+            )
+            .await;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Ask for a hold; returns the raw response.
+    pub async fn pre_reserve(
+        &self,
+        slug: &str,
+        check_in: &str,
+        check_out: &str,
+    ) -> reqwest::Response {
+        self.post(
+            "/api/v1/reservations",
+            &json!({
+                "accommodation": slug,
+                "check_in": check_in,
+                "check_out": check_out,
+                "guests": 2,
+                "guest": {"name": "Ana Pérez", "email": "ana@example.com", "phone": "+54 9 11 5555-1234"}
+            }),
+        )
+        .await
+    }
+
+    /// Stop the server (graceful) and wait for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A date `days` from today in the owner's zone, as `YYYY-MM-DD`.
+pub fn days_from_now(days: i64) -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Argentina::Buenos_Aires)
+        .date_naive();
+    (today + chrono::Duration::days(days)).to_string()
+}
+
+/// Poll `check` until it returns `Some`, up to `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Declare an async test body `async fn name(backend: Backend)` on both backends.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )+};
+}

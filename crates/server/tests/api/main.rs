@@ -1,0 +1,19 @@
+//! posada over HTTP: the real server on a free port, a fresh database per test (SQLite file or
+//! PostgreSQL database), fakes for outside services.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod health;
+mod ical;
+mod notifications;
+mod openapi;
+mod ops;
+mod payments;
+mod ratelimit;
+mod report;
+mod reservations;
+mod tasks;
