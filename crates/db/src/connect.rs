@@ -57,6 +57,9 @@ impl Default for ConnectOptions {
     }
 }
 
+/// A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 /// The pool, of either dialect. Cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -98,6 +101,8 @@ impl Db {
                 .pragma("cache_size", "-16000");
             let pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
+                // An in-process file cannot drop the connection: no ping before each checkout.
+                .test_before_acquire(false)
                 .acquire_timeout(opts.acquire_timeout)
                 .connect_with(options)
                 .await
@@ -111,6 +116,17 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
                 .acquire_timeout(opts.acquire_timeout)
+                // A ping before every checkout doubles the round trips of a short query; only a
+                // connection that sat idle for a while (and may have been cut) is checked.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > IDLE_BEFORE_PING {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(options)
                 .await
                 .map_err(|source| DbError::Unreachable {

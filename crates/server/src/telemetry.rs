@@ -28,3 +28,29 @@ pub fn init(format: &str) {
             .try_init()
     };
 }
+
+/// An e-mail address for logs: first letter of the local part and the domain (`a***@example.com`).
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+/// A phone number for logs: only its last two digits (`***34`).
+pub fn mask_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits[digits.len().saturating_sub(2)..].iter().collect();
+    format!("***{tail}")
+}
+
+/// A message recipient for logs, masked as its channel's contact kind.
+pub fn mask_recipient(channel: &str, recipient: &str) -> String {
+    match channel {
+        "email" => mask_email(recipient),
+        _ => mask_phone(recipient),
+    }
+}

@@ -512,7 +512,13 @@ pub async fn create_hold(
         jobs.commit(tx).await?;
         metrics::counter!("reservations_created_total", "channel" => channel.to_string())
             .increment(1);
-        tracing::info!(reservation.code = %reservation.code, accommodation.id = acc.accommodation.id, "hold created");
+        tracing::info!(
+            reservation.code = %reservation.code,
+            accommodation.id = acc.accommodation.id,
+            guest.email = %crate::telemetry::mask_email(reservation.guest_email.as_deref().unwrap_or("")),
+            guest.phone = %crate::telemetry::mask_phone(reservation.guest_phone.as_deref().unwrap_or("")),
+            "hold created"
+        );
         return Ok(HoldCreated {
             reservation,
             access_token: token.as_str().to_string(),

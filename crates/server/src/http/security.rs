@@ -320,23 +320,7 @@ pub fn cors(settings: &Settings) -> Option<CorsLayer> {
     )
 }
 
-/// An e-mail address for logs: first letter of the local part and the domain (`a***@example.com`).
-pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "***".to_string(),
-    }
-}
-
-/// A phone number for logs: only its last two digits (`***34`).
-pub fn mask_phone(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
-    let tail: String = digits[digits.len().saturating_sub(2)..].iter().collect();
-    format!("***{tail}")
-}
+pub use crate::telemetry::{mask_email, mask_phone};
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,8 @@
 use chrono::{Duration as ChronoDuration, Utc};
 use posada_integrations::{CircuitBreaker, Email, EmailError, WhatsAppClient, WhatsAppError};
 use posada_store::conversations;
+
+use crate::telemetry::mask_recipient;
 use posada_store::notifications::{self, Notification};
 use serde_json::Value;
 
@@ -72,7 +74,7 @@ pub async fn deliver(
         notifications::set_status(db, id, "not_configured", None, Some(why), false).await?;
         metrics::counter!("notifications_not_configured_total", "channel" => n.channel.clone())
             .increment(1);
-        tracing::warn!(notification.id = id, channel = %n.channel, template = %n.template, "message not sent: channel not configured");
+        tracing::warn!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, n.recipient.as_deref().unwrap_or("")), "message not sent: channel not configured");
         return Ok(DeliveryOutcome::NotConfigured);
     }
     let Some(recipient) = n.recipient.clone().filter(|r| !r.trim().is_empty()) else {
@@ -89,7 +91,7 @@ pub async fn deliver(
             check_breaker(state, &n, breaker).await?;
             let sent = mailer
                 .send(&Email {
-                    to: recipient,
+                    to: recipient.clone(),
                     subject: message.subject.clone(),
                     text: message.text.clone(),
                     html: Some(message.html.clone()),
@@ -137,7 +139,7 @@ pub async fn deliver(
         Ok(provider_id) => {
             notifications::set_status(db, id, "sent", Some(&provider_id), None, true).await?;
             metrics::counter!("notifications_sent_total", "channel" => n.channel.clone(), "template" => n.template.clone()).increment(1);
-            tracing::info!(notification.id = id, channel = %n.channel, template = %n.template, "message sent");
+            tracing::info!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, &recipient), "message sent");
             Ok(DeliveryOutcome::Sent(provider_id))
         }
         Err((error, true)) if !last_attempt => {
@@ -148,7 +150,7 @@ pub async fn deliver(
             notifications::set_status(db, id, "failed", None, Some(&error), true).await?;
             metrics::counter!("notifications_failed_total", "channel" => n.channel.clone())
                 .increment(1);
-            tracing::warn!(notification.id = id, channel = %n.channel, template = %n.template, error = %error, "message failed for good");
+            tracing::warn!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, &recipient), error = %error, "message failed for good");
             Ok(DeliveryOutcome::Failed(error))
         }
     }

@@ -245,6 +245,94 @@ async fn oversized_bodies_are_413_problems() {
     assert_ne!(res.status(), 413);
 }
 
+/// Hold the database's write lock from outside the server until the returned sender is dropped
+/// or fired: SQLite `BEGIN IMMEDIATE` on the same file, PostgreSQL `LOCK TABLE accommodations`.
+async fn hold_write_lock(backend: Backend, url: &str) -> tokio::sync::oneshot::Sender<()> {
+    use sqlx::Connection;
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
+    let url = url.to_string();
+    tokio::spawn(async move {
+        match backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let _ = locked.send(());
+                let _ = released.await;
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+                sqlx::query("LOCK TABLE accommodations IN EXCLUSIVE MODE")
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let _ = locked.send(());
+                let _ = released.await;
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+        }
+    });
+    is_locked.await.unwrap();
+    release
+}
+
+/// A request stuck longer than `REQUEST_TIMEOUT_SECONDS` (here: waiting on a database lock held
+/// by someone else) is answered 503 problem+json; what was stored stays, what the request was
+/// writing is not half-stored, and the same request succeeds once the lock is gone.
+async fn slow_requests_time_out_with_a_problem(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.request_timeout_seconds = 1).await;
+    app.create_accommodation("lago", 1_000_000).await;
+    let release = hold_write_lock(backend, &app.test_db.url).await;
+    let body = json!({
+        "name": "Cabaña del bosque",
+        "slug": "bosque",
+        "kind": "cabin",
+        "capacity": 2,
+        "pricing": {"base_nightly": {"minor": 900_000, "currency": "ARS"}}
+    });
+    let res = app.admin_post("/api/v1/admin/accommodations", &body).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["status"], 503, "{problem}");
+    let _ = release.send(());
+
+    // Nothing already stored was lost, nothing was half-written, and the request goes through now.
+    let (status, lago) = {
+        let res = app.get("/api/v1/accommodations/lago").await;
+        (res.status(), res.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, 200, "{lago}");
+    let res = eventually(Duration::from_secs(15), || async {
+        let res = app.admin_post("/api/v1/admin/accommodations", &body).await;
+        (res.status() != 503).then_some(res)
+    })
+    .await;
+    let status = res.status();
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["slug"], "bosque");
+    let res = app.get("/api/v1/accommodations").await;
+    let list: Value = res.json().await.unwrap();
+    let slugs: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["slug"].as_str())
+        .collect();
+    assert_eq!(
+        slugs.iter().filter(|s| **s == "bosque").count(),
+        1,
+        "{list}"
+    );
+    assert!(slugs.contains(&"lago"), "{list}");
+}
+
 async fn health(app: &TestApp) -> (u16, Value) {
     let res = app.get("/api/v1/healthz").await;
     let status = res.status().as_u16();
@@ -386,7 +474,8 @@ async fn readiness_fails_while_draining(backend: Backend) {
 
 on_both!(
     health_follows_real_conditions,
-    readiness_fails_while_draining
+    readiness_fails_while_draining,
+    slow_requests_time_out_with_a_problem
 );
 
 fn free_port() -> u16 {
@@ -542,6 +631,16 @@ async fn trace_id_goes_from_the_request_to_the_jobs_and_their_logs() {
         );
     }
     assert!(lines.iter().any(|l| l.contains(&code)));
+    // They appear masked instead: enough to tell guests apart, not enough to reach them.
+    let created = lines.iter().find(|l| l.contains("hold created")).unwrap();
+    assert!(created.contains("a***@example.com"), "{created}");
+    assert!(created.contains("***34"), "{created}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("message not sent") && l.contains("a***@example.com")),
+        "{lines:#?}"
+    );
     db.close().await;
 }
 
