@@ -36,6 +36,9 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// `PRERESERVATION_TTL_MINUTES`: how long a hold keeps its dates without a deposit.
     pub prereservation_ttl_minutes: u32,
+    /// `AVAILABILITY_CACHE_MS`: how long a node may answer the public availability calendar from
+    /// what it read (writes on the same node are seen at once; 0 turns the cache off).
+    pub availability_cache_ms: u64,
     /// `PRERESERVATION_REMINDER_MINUTES`: remind the guest this long before the hold expires
     /// (0 turns the reminder off; skipped for holds too short for it).
     pub prereservation_reminder_minutes: u32,
@@ -174,6 +177,7 @@ impl Default for Settings {
             job_concurrency: 16,
             shutdown_timeout_seconds: 20,
             prereservation_ttl_minutes: 30,
+            availability_cache_ms: 1000,
             prereservation_reminder_minutes: 15,
             job_expiration_interval_seconds: 60,
             job_ical_interval_seconds: 300,
@@ -302,6 +306,13 @@ impl Settings {
         }
         if self.db_max_connections == 0 {
             return bad("DB_MAX_CONNECTIONS", &0, "must be at least 1");
+        }
+        if self.availability_cache_ms > 60_000 {
+            return bad(
+                "AVAILABILITY_CACHE_MS",
+                &self.availability_cache_ms,
+                "at most 60000 (one minute); 0 turns the cache off",
+            );
         }
         if self.prereservation_ttl_minutes == 0 {
             return bad("PRERESERVATION_TTL_MINUTES", &0, "must be at least 1");

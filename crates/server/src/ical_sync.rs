@@ -374,6 +374,7 @@ async fn apply(
     )
     .await?;
     state.jobs().commit(tx).await?;
+    state.calendar_changed();
 
     if !plan.inserts.is_empty() {
         metrics::counter!("ical_events_imported_total", "accommodation_id" => acc_label.clone(), "source" => feed.channel.clone())

@@ -28,11 +28,15 @@ struct Inner {
     ops: Arc<crate::http::middleware::Ops>,
     services: Arc<Services>,
     catalog: crate::booking::catalog::Catalog,
+    taken: crate::booking::catalog::TakenCache,
 }
 
 impl AppState {
     /// Assemble the state.
     pub fn new(db: Db, settings: Settings, metrics: PrometheusHandle) -> AppState {
+        let taken = crate::booking::catalog::TakenCache::new(std::time::Duration::from_millis(
+            settings.availability_cache_ms,
+        ));
         AppState {
             inner: Arc::new(Inner {
                 jobs: Jobs::new(db.clone()),
@@ -45,6 +49,7 @@ impl AppState {
                 metrics,
                 engine: Mutex::new(None),
                 catalog: Default::default(),
+                taken,
             }),
         }
     }
@@ -52,6 +57,16 @@ impl AppState {
     /// Accommodations read recently, by slug.
     pub fn catalog(&self) -> &crate::booking::catalog::Catalog {
         &self.inner.catalog
+    }
+
+    /// Nights taken, as the public availability calendar reads them.
+    pub fn taken_cache(&self) -> &crate::booking::catalog::TakenCache {
+        &self.inner.taken
+    }
+
+    /// A calendar write (hold, cancellation, expiry, block, channel sync) committed on this node.
+    pub fn calendar_changed(&self) {
+        self.inner.taken.changed();
     }
 
     /// The database.

@@ -3,15 +3,24 @@
 //! Every calendar, quote and hold starts by reading the accommodation (two queries: the row and
 //! its photos). The catalogue changes rarely, so each node keeps what it read for a couple of
 //! seconds; admin writes on this node clear it at once, and writes on other nodes are seen
-//! within [`TTL`]. Availability itself is never cached.
+//! within [`TTL`].
+//!
+//! [`TakenCache`] does the same for the nights taken that the public availability calendar shows
+//! (`AVAILABILITY_CACHE_MS`). It is never used to decide a hold, a quote or a block: those read the
+//! database, holds under the calendar lock.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::NaiveDate;
 use posada_db::Db;
+use posada_domain::Stay;
 use posada_store::StoreError;
 use posada_store::accommodations::{self, StoredAccommodation};
+use posada_store::reservations;
 
 /// How long an entry is trusted.
 pub const TTL: Duration = Duration::from_secs(2);
@@ -56,5 +65,70 @@ impl Catalog {
         &self,
     ) -> std::sync::RwLockReadGuard<'_, HashMap<String, (Instant, Arc<StoredAccommodation>)>> {
         self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+type TakenKey = (i64, NaiveDate, NaiveDate);
+
+/// Nights taken per (accommodation, from, until), as the availability calendar last read them.
+///
+/// An entry is used while it is younger than the TTL and no calendar write happened on this node
+/// since the read began ([`TakenCache::changed`] moves a generation counter after each such commit;
+/// an entry read under an older generation is a miss). Writes made by other nodes are seen within
+/// the TTL.
+pub struct TakenCache {
+    ttl: Duration,
+    generation: AtomicU64,
+    entries: RwLock<HashMap<TakenKey, (Instant, u64, Arc<Vec<Stay>>)>>,
+}
+
+impl TakenCache {
+    /// A cache trusting entries for `ttl` (zero: never cache).
+    pub fn new(ttl: Duration) -> TakenCache {
+        TakenCache {
+            ttl,
+            generation: AtomicU64::new(0),
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Nights taken on `accommodation_id` between `from` and `until`.
+    pub async fn taken(
+        &self,
+        db: &Db,
+        accommodation_id: i64,
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Arc<Vec<Stay>>, StoreError> {
+        if self.ttl.is_zero() {
+            let stays = reservations::taken_stays_db(db, accommodation_id, from, until).await?;
+            return Ok(Arc::new(stays));
+        }
+        let key = (accommodation_id, from, until);
+        let generation = self.generation.load(Ordering::Acquire);
+        {
+            let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, g, stays)) = entries.get(&key)
+                && *g == generation
+                && at.elapsed() < self.ttl
+            {
+                metrics::counter!("availability_cache_hits_total").increment(1);
+                return Ok(stays.clone());
+            }
+        }
+        let started = Instant::now();
+        let stays =
+            Arc::new(reservations::taken_stays_db(db, accommodation_id, from, until).await?);
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(key, (started, generation, stays.clone()));
+        Ok(stays)
+    }
+
+    /// A calendar write committed on this node: nothing read before it is used again.
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -510,6 +510,7 @@ pub async fn create_hold(
         outbox::guest(state, &mut tx, &reservation, &acc, "hold_created").await?;
         outbox::owner(state, &mut tx, &reservation, &acc, "owner_new_reservation").await?;
         jobs.commit(tx).await?;
+        state.calendar_changed();
         metrics::counter!("reservations_created_total", "channel" => channel.to_string())
             .increment(1);
         tracing::info!(
@@ -604,6 +605,7 @@ async fn apply(
         };
     then(&mut tx, &changed, &acc).await?;
     state.jobs().commit(tx).await?;
+    state.calendar_changed();
     Ok(changed)
 }
 
@@ -728,6 +730,7 @@ pub async fn confirm_late_payment(
     };
     after_confirm(state, &mut tx, &changed, &acc, Actor::Payment).await?;
     state.jobs().commit(tx).await?;
+    state.calendar_changed();
     tracing::info!(reservation.code = %changed.code, "expired hold confirmed by a late payment");
     Ok(changed)
 }
@@ -897,6 +900,7 @@ pub async fn create_block(
     let block =
         blocks::insert_owner(tx.conn(), accommodation_id, &stay, input.reason.trim()).await?;
     tx.commit().await?;
+    state.calendar_changed();
     Ok(block)
 }
 
@@ -928,6 +932,7 @@ pub async fn update_block(
     }
     let block = blocks::update_owner(tx.conn(), id, &stay, input.reason.trim()).await?;
     tx.commit().await?;
+    state.calendar_changed();
     Ok(block)
 }
 

@@ -473,5 +473,6 @@ async fn delete_block(
         .await
         .map_err(store_problem)?;
     tx.commit().await?;
+    state.calendar_changed();
     Ok(StatusCode::NO_CONTENT)
 }

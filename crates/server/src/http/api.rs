@@ -124,7 +124,9 @@ async fn availability_calendar(
             ));
         }
     };
-    let taken = reservations::taken_stays_db(state.db(), acc.accommodation.id, from, until)
+    let taken = state
+        .taken_cache()
+        .taken(state.db(), acc.accommodation.id, from, until)
         .await
         .map_err(Problem::internal)?;
     let today = booking::today(&state);

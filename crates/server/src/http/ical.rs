@@ -224,6 +224,7 @@ async fn update_feed(
     .await
     .map_err(store_problem)?;
     tx.commit().await.map_err(Problem::from)?;
+    state.calendar_changed();
     Ok(axum::Json(feed))
 }
 
@@ -243,6 +244,7 @@ async fn delete_feed(
         .map_err(store_problem)?;
     feeds::delete(tx.conn(), id).await.map_err(store_problem)?;
     tx.commit().await.map_err(Problem::from)?;
+    state.calendar_changed();
     tracing::info!(
         feed.id = id,
         blocks = feed.blocks_held,

@@ -111,6 +111,10 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Notifications recorded but not sent because the channel is not configured, by channel.",
     ),
     (
+        "availability_cache_hits_total",
+        "Availability calendar reads answered from the node's short cache (AVAILABILITY_CACHE_MS).",
+    ),
+    (
         "webhook_signature_rejected_total",
         "Webhook deliveries refused because their signature did not verify, by provider.",
     ),

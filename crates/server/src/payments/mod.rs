@@ -154,6 +154,7 @@ pub async fn create_payment_link(
         outbox::guest(state, &mut tx, &current, &acc, "hold_payment_link").await?;
     }
     state.jobs().commit(tx).await?;
+    state.calendar_changed();
     tracing::info!(reservation.code = %r.code, preference.id = %preference.id, "payment link created");
     Ok(())
 }
@@ -207,6 +208,7 @@ pub async fn process_payment(
     )
     .await?;
     tx.commit().await?;
+    state.calendar_changed();
     if news {
         metrics::counter!("payments_received_total", "status" => status.clone()).increment(1);
         tracing::info!(payment.id = %payment.id, payment.status = %status, reservation.code = payment.external_reference.as_deref().unwrap_or(""), "payment status recorded");
@@ -277,6 +279,7 @@ async fn owner_alert(
         }
     }
     state.jobs().commit(tx).await?;
+    state.calendar_changed();
     Ok(())
 }
 
@@ -306,6 +309,7 @@ async fn act(
             )
             .await?;
             state.jobs().commit(tx).await?;
+            state.calendar_changed();
             tracing::info!(reservation.code = %r.code, payment.id = %payment.id, "payment rejected; hold kept");
             Ok(())
         }

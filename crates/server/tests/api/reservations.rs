@@ -682,6 +682,72 @@ async fn owner_blocks_and_admin_lists(backend: Backend) {
     assert_eq!(status, 422, "{p}");
 }
 
+/// The public calendar is answered from a short per-node cache (`AVAILABILITY_CACHE_MS`), yet
+/// a write on this node shows at once, and a write made elsewhere (another node, straight into
+/// the database) shows within the cache's time.
+async fn the_calendar_cache_never_hides_a_write(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.availability_cache_ms = 1000).await;
+    let acc = app.create_accommodation("cache", 1_000_000).await;
+    let (ci, co) = (days_from_now(40), days_from_now(42));
+    let url = format!("/api/v1/accommodations/cache/availability?from={ci}&until={co}");
+    let free = |cal: &Value| {
+        cal["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["available"] == true)
+            .count()
+    };
+    let (_, cal) = body(app.get(&url).await).await;
+    assert_eq!(free(&cal), 2, "{cal}");
+    let (_, cal) = body(app.get(&url).await).await;
+    assert_eq!(free(&cal), 2, "{cal}");
+
+    // A hold on this node: the very next read shows it.
+    let (status, hold) = body(app.pre_reserve("cache", &ci, &co).await).await;
+    assert_eq!(status, 201, "{hold}");
+    let (_, cal) = body(app.get(&url).await).await;
+    assert_eq!(free(&cal), 0, "{cal}");
+
+    // Cancelled: free again at once.
+    let res = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/reservations/{}/cancel",
+            hold["code"].as_str().unwrap()
+        )))
+        .header("x-access-token", hold["access_token"].as_str().unwrap())
+        .json(&json!({"reason": "cambio de planes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, cal) = body(app.get(&url).await).await;
+    assert_eq!(free(&cal), 2, "{cal}");
+
+    // A block written by someone else (not through this node) shows within the cache's time.
+    let stay = posada_domain::Stay::new(ci.parse().unwrap(), co.parse().unwrap()).unwrap();
+    let mut tx = app.test_db.db.begin().await.unwrap();
+    posada_store::blocks::insert_owner(tx.conn(), acc["id"].as_i64().unwrap(), &stay, "otro nodo")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    eventually(Duration::from_secs(10), || async {
+        let (_, cal) = body(app.get(&url).await).await;
+        (free(&cal) == 0).then_some(())
+    })
+    .await;
+
+    // The cache answered some of these reads.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("availability_cache_hits_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+}
+
 on_both!(
     hold_quote_confirm_and_read_back,
     two_hundred_concurrent_holds_one_wins,
@@ -690,5 +756,6 @@ on_both!(
     the_reminder_fires_once,
     confirm_and_expire_race_has_one_winner,
     errors_are_specific_and_write_nothing,
-    owner_blocks_and_admin_lists
+    owner_blocks_and_admin_lists,
+    the_calendar_cache_never_hides_a_write
 );
