@@ -14,7 +14,7 @@ use posada_domain::{
     Actor, OwnerBlockInput, PricingError, Quote, ReservationCode, ReservationEvent,
     ReservationState, Stay, ValidationErrors, availability, transition,
 };
-use posada_jobs::JobOptions;
+use posada_jobs::{JobOptions, NewJob};
 use posada_store::accommodations::{self, StoredAccommodation};
 use posada_store::reservations::{self, NewHold, Reservation};
 use posada_store::{StoreError, blocks};
@@ -483,27 +483,31 @@ pub async fn create_hold(
             Err(e) => return Err(e.into()),
         };
         let jobs = state.jobs();
-        jobs.enqueue_in(
-            tx.conn(),
-            &ExpireHold {
-                reservation_id: reservation.id,
-            },
-            opts(keys::expiry(reservation.id), expires_at, trace_id),
-        )
-        .await?;
+        // The expiry and the reminder go in with one statement.
+        let mut timed = vec![
+            NewJob::new(
+                &ExpireHold {
+                    reservation_id: reservation.id,
+                },
+                opts(keys::expiry(reservation.id), expires_at, trace_id),
+            )
+            .map_err(|e| BookingError::Internal(anyhow::anyhow!("serializing a job: {e}")))?,
+        ];
         let remind_at =
             expires_at - Duration::minutes(i64::from(settings.prereservation_reminder_minutes));
         // A reminder only makes sense if the hold lives long enough for it to come before the end.
         if settings.prereservation_reminder_minutes > 0 && remind_at > now + Duration::minutes(1) {
-            jobs.enqueue_in(
-                tx.conn(),
-                &HoldReminder {
-                    reservation_id: reservation.id,
-                },
-                opts(keys::reminder(reservation.id), remind_at, trace_id),
-            )
-            .await?;
+            timed.push(
+                NewJob::new(
+                    &HoldReminder {
+                        reservation_id: reservation.id,
+                    },
+                    opts(keys::reminder(reservation.id), remind_at, trace_id),
+                )
+                .map_err(|e| BookingError::Internal(anyhow::anyhow!("serializing a job: {e}")))?,
+            );
         }
+        jobs.enqueue_many_in(tx.conn(), timed).await?;
         if state.services().mercadopago.is_some() {
             crate::jobs::payments::enqueue_payment_link(state, &mut tx, &reservation).await?;
         }
