@@ -245,6 +245,14 @@ pub async fn list(db: &Db, f: &ConversationFilter) -> Result<(Vec<ConversationSu
     }))
 }
 
+/// One conversation as the owner's list shows it.
+pub async fn summary(db: &Db, phone: &str) -> Result<Option<ConversationSummary>> {
+    Ok(
+        on_db!(db, p => sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE c.phone = $1"))
+        .bind(phone).fetch_optional(p).await)?,
+    )
+}
+
 /// Conversations waiting for an answer since before `before`, longest wait first.
 pub async fn unanswered_since(db: &Db, before: DateTime<Utc>) -> Result<Vec<ConversationSummary>> {
     Ok(on_db!(db, p => sqlx::query_as(&format!(

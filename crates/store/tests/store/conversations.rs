@@ -330,6 +330,14 @@ async fn the_list_names_the_guest_and_shows_the_latest_message(t: TestDb) {
         .unwrap();
     assert_eq!(total, 1);
     assert_eq!(others[0].conversation.phone, LUIS);
+    let one = conversations::summary(&t.db, ANA).await.unwrap().unwrap();
+    assert_eq!(one, all[0]);
+    assert!(
+        conversations::summary(&t.db, "5490000000000")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let (second, total) = conversations::list(&t.db, &page(None, 1, 1)).await.unwrap();
     assert_eq!(total, 2);
     assert_eq!(second.len(), 1);
