@@ -3,6 +3,7 @@
 pub mod booking;
 pub mod cli;
 pub mod config;
+pub mod conversations;
 pub mod http;
 pub mod ical_sync;
 pub mod jobs;

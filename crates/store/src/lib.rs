@@ -1,5 +1,6 @@
 //! posada's business data: accommodations, reservations and their history, blocks, the
-//! notification outbox, API tokens and idempotency keys, on SQLite or PostgreSQL.
+//! notification outbox, API tokens and idempotency keys, guest WhatsApp conversations, on SQLite
+//! or PostgreSQL.
 //!
 //! Functions take a [`posada_db::Conn`] so that the caller decides the transaction: a business
 //! write and the jobs it causes commit together. SQL lives here and in the job engine only. The
@@ -46,6 +47,12 @@ pub static MIGRATIONS: MigrationSet = MigrationSet {
             name: "ops",
             sqlite: include_str!("migrations/0004_ops.sqlite.sql"),
             postgres: include_str!("migrations/0004_ops.postgres.sql"),
+        },
+        Migration {
+            version: 5,
+            name: "conversations",
+            sqlite: include_str!("migrations/0005_conversations.sqlite.sql"),
+            postgres: include_str!("migrations/0005_conversations.postgres.sql"),
         },
     ],
 };

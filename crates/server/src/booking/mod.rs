@@ -746,6 +746,18 @@ pub async fn cancel(
     actor: Actor,
     reason: Option<&str>,
 ) -> Result<Reservation, BookingError> {
+    cancel_with(state, id, actor, reason, async |_, _| Ok(())).await
+}
+
+/// [`cancel`], with `also` run in the cancellation's transaction (to record, atomically, what
+/// caused it — e.g. the guest's WhatsApp button tap).
+pub async fn cancel_with(
+    state: &AppState,
+    id: i64,
+    actor: Actor,
+    reason: Option<&str>,
+    also: impl AsyncFnOnce(&mut Tx, &Reservation) -> Result<(), BookingError>,
+) -> Result<Reservation, BookingError> {
     let reason = reason
         .map(str::trim)
         .filter(|r| !r.is_empty())
@@ -765,7 +777,7 @@ pub async fn cancel(
             }
             outbox::guest(state, tx, r, acc, "reservation_cancelled").await?;
             outbox::owner(state, tx, r, acc, "owner_reservation_cancelled").await?;
-            Ok(())
+            also(tx, r).await
         },
     )
     .await?;

@@ -134,6 +134,26 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "daily_reports_sent_total",
         "Daily reports written to the owner's outbox.",
     ),
+    (
+        "whatsapp_messages_received_total",
+        "Guest WhatsApp messages stored, by kind.",
+    ),
+    (
+        "conversations_handed_off_total",
+        "Guest WhatsApp messages that handed the conversation to a person, by reason.",
+    ),
+    (
+        "whatsapp_button_actions_total",
+        "Guest taps on the hold reminder's buttons acted on, by action and outcome.",
+    ),
+    (
+        "whatsapp_replies_sent_total",
+        "Free-form WhatsApp replies the owner sent from the admin API.",
+    ),
+    (
+        "conversations_expired_total",
+        "Conversation hand-off states cleared by the cleanup because the 24 h window closed.",
+    ),
 ];
 
 /// Every histogram posada emits outside the job engine: (name, help).

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router, one middleware stack, one file per group of routes.
 
 pub mod admin;
+pub mod admin_conversations;
 pub mod admin_jobs;
 pub mod api;
 pub mod auth;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .route("/metrics", get(metrics::render))
         .merge(admin_jobs::routes())
+        .merge(admin_conversations::routes())
         .merge(dashboard::routes())
         .merge(ical::routes())
         .fallback(|| async { Problem::not_found("route") });

@@ -21,6 +21,22 @@ fn acceptable(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// Paths that carry a guest's phone (`/api/v1/admin/conversations/{phone}…`).
+const PHONE_PATH_PREFIX: &str = "/api/v1/admin/conversations/";
+
+/// The request path as logs may show it: a guest's phone in it is masked.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let Some(rest) = path.strip_prefix(PHONE_PATH_PREFIX) else {
+        return path.into();
+    };
+    let (phone, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    format!(
+        "{PHONE_PATH_PREFIX}{}{tail}",
+        super::security::mask_phone(phone)
+    )
+    .into()
+}
+
 /// Middleware: pick or make the trace id, run the request inside a span that carries it.
 pub async fn trace_id(mut req: Request, next: Next) -> Response {
     let incoming = ["x-trace-id", "x-request-id"].iter().find_map(|h| {
@@ -32,10 +48,35 @@ pub async fn trace_id(mut req: Request, next: Next) -> Response {
     });
     let id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(TraceId(id.clone()));
-    let span = tracing::info_span!("http", trace_id = %id, method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!("http", trace_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()));
     let mut response = next.run(req).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(TRACE_HEADER.clone(), v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn phones_in_paths_are_masked() {
+        assert_eq!(
+            loggable_path("/api/v1/admin/conversations/5491155551234/reply"),
+            "/api/v1/admin/conversations/***34/reply"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/admin/conversations/5491155551234"),
+            "/api/v1/admin/conversations/***34"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/admin/conversations"),
+            "/api/v1/admin/conversations"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/reservations/7"),
+            "/api/v1/reservations/7"
+        );
+    }
 }

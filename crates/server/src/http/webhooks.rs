@@ -4,7 +4,9 @@
 //! is a 401 and nothing is stored. Mercado Pago's notification only names a payment: the handler
 //! enqueues `ProcessPayment` (unique while live, so a burst of duplicates is one job) and answers at
 //! once; the job reads the payment from the API. WhatsApp deliveries update message statuses and
-//! the 24 h conversation window, deduplicated on (wamid, event).
+//! the 24 h conversation window, deduplicated on (wamid, event); each new guest message is stored
+//! and either acted on by a job (the hold reminder's `pay:`/`cancel:` buttons) or hands the
+//! conversation to a person (see [`crate::conversations`]), in the same transaction.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -265,9 +267,13 @@ async fn record_delivery(
             .and_then(|t| t.parse::<i64>().ok())
             .and_then(|t| DateTime::from_timestamp(t, 0))
             .map_or_else(Utc::now, |t| t.min(Utc::now()));
-        let digits: String = from.chars().filter(char::is_ascii_digit).collect();
+        let digits = crate::conversations::digits(from);
+        if digits.is_empty() {
+            continue;
+        }
         conversations::record_inbound(tx.conn(), &digits, at).await?;
+        crate::conversations::receive(state, &mut tx, &digits, wamid, &message.content, at).await?;
     }
-    tx.commit().await?;
+    state.jobs().commit(tx).await?;
     Ok((statuses, messages))
 }

@@ -1,5 +1,6 @@
 //! posada's job kinds (one file per family) and the engine set-up for a node.
 
+pub mod conversations;
 pub mod ical;
 pub mod notify;
 pub mod ops;
@@ -26,6 +27,7 @@ pub fn register(engine: Engine<AppState>, state: &AppState) -> anyhow::Result<En
         .register::<notify::DeliverNotification>()
         .register::<payments::CreatePaymentLink>()
         .register::<payments::ProcessPayment>()
+        .register::<conversations::GuestButtonReply>()
         .register::<ical::SyncFeed>()
         .register::<ical::SyncAllFeeds>()
         .periodic(PeriodicTask::every(

@@ -1,5 +1,6 @@
 //! The owner's periodic tasks: the daily report e-mail, the alert checks (each alert goes out once
-//! per occurrence, and again only after it clears and comes back), and the hourly cleanup.
+//! per occurrence, and again only after it clears and comes back; guest conversations handed to a
+//! person and unanswered for over an hour are one of them), and the hourly cleanup.
 //!
 //! Messages to the owner are outbox rows (template `owner_daily_report` / `owner_alert`, data with
 //! the rendered `subject` and `text`) delivered by the notification jobs; alerts also go to a
@@ -107,7 +108,25 @@ pub const ALERT_KINDS: &[&str] = &[
     "refund_needed",
     "jobs_discarded",
     "circuit_open",
+    "conversation_unanswered",
 ];
+
+/// A guest conversation handed to a person raises an alert after waiting this long.
+pub const CONVERSATION_UNANSWERED_AFTER: chrono::Duration = chrono::Duration::hours(1);
+
+/// Prefix of the alert key of an unanswered conversation (followed by the phone digits).
+const CONVERSATION_KEY_PREFIX: &str = "conversation_unanswered:";
+
+/// An alert key as logs may show it: a guest's phone is masked.
+pub fn loggable_key(key: &str) -> String {
+    match key.strip_prefix(CONVERSATION_KEY_PREFIX) {
+        Some(phone) => format!(
+            "{CONVERSATION_KEY_PREFIX}{}",
+            crate::http::security::mask_phone(phone)
+        ),
+        None => key.to_string(),
+    }
+}
 
 /// Run every check once.
 pub async fn findings(state: &AppState) -> anyhow::Result<Vec<Finding>> {
@@ -158,6 +177,29 @@ pub async fn findings(state: &AppState) -> anyhow::Result<Vec<Finding>> {
             detail: format!(
                 "{} tarea(s) en segundo plano fallaron definitivamente en las últimas 24 h (ver /api/v1/admin/jobs?state=discarded).",
                 jobs.discarded_last_24h
+            ),
+        });
+    }
+    let tz = state.settings().tz();
+    for c in posada_store::conversations::unanswered_since(db, now - CONVERSATION_UNANSWERED_AFTER)
+        .await?
+    {
+        let phone = &c.conversation.phone;
+        let who = match (&c.guest_name, &c.reservation_code) {
+            (Some(name), Some(code)) => format!("{name} (+{phone}, reserva {code})"),
+            (Some(name), None) => format!("{name} (+{phone})"),
+            _ => format!("El número +{phone}"),
+        };
+        let since = c
+            .conversation
+            .awaiting_since
+            .map(|t| t.with_timezone(&tz).format("%d/%m %H:%M").to_string())
+            .unwrap_or_default();
+        out.push(Finding {
+            key: format!("{CONVERSATION_KEY_PREFIX}{phone}"),
+            kind: "conversation_unanswered",
+            detail: format!(
+                "{who} escribió por WhatsApp y espera una respuesta desde el {since} (hace más de una hora). Respondé desde /api/v1/admin/conversations/{phone}/reply o marcá la conversación como resuelta."
             ),
         });
     }
@@ -212,7 +254,7 @@ pub async fn apply_findings(
             .await?;
             slack(state, &f.detail).await;
             metrics::counter!("alerts_raised_total", "kind" => f.kind).increment(1);
-            tracing::warn!(alert.key = %f.key, alert.kind = f.kind, "alert raised");
+            tracing::warn!(alert.key = %loggable_key(&f.key), alert.kind = f.kind, "alert raised");
             notified.push(f.key.clone());
         }
     }
@@ -223,7 +265,7 @@ pub async fn apply_findings(
             .map(|f| f.key.clone())
             .collect();
         for key in posada_store::ops::clear_alerts_except(db, kind, &still, now).await? {
-            tracing::info!(alert.key = %key, "alert cleared");
+            tracing::info!(alert.key = %loggable_key(&key), "alert cleared");
         }
     }
     let open = posada_store::ops::open_alerts(db).await?.len();
@@ -271,13 +313,17 @@ impl Job for AlertCheck {
     }
 }
 
-/// Hourly cleanup: expired idempotency keys and dashboard sessions, delivered notifications older
-/// than 90 days. Job retention is the engine's own pruner; history and audit rows are kept.
+/// Hourly cleanup: expired idempotency keys and dashboard sessions, delivered notifications and
+/// WhatsApp conversation messages older than 90 days, and conversation hand-off states whose 24 h
+/// window closed. Job retention is the engine's own pruner; history and audit rows are kept.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Cleanup;
 
 /// Delivered notifications are kept this long.
 pub const NOTIFICATION_RETENTION_DAYS: i64 = 90;
+
+/// WhatsApp conversation messages are kept this long.
+pub const CONVERSATION_MESSAGE_RETENTION_DAYS: i64 = 90;
 
 impl Job for Cleanup {
     type State = AppState;
@@ -294,10 +340,19 @@ impl Job for Cleanup {
             now - chrono::Duration::days(NOTIFICATION_RETENTION_DAYS),
         )
         .await?;
+        let expired = posada_store::conversations::expire_states(db, now).await?;
+        metrics::counter!("conversations_expired_total").increment(expired);
+        let messages = posada_store::conversations::purge_messages(
+            db,
+            now - chrono::Duration::days(CONVERSATION_MESSAGE_RETENTION_DAYS),
+        )
+        .await?;
         tracing::info!(
             purged.idempotency_keys = keys,
             purged.sessions = sessions,
             purged.notifications = notifications,
+            purged.conversation_messages = messages,
+            conversations.expired = expired,
             "cleanup done"
         );
         Ok(())

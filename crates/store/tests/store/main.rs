@@ -1,7 +1,8 @@
 //! The store on both backends: the double-booking guard, state changes as compare-and-set,
-//! accommodations round trip, the outbox, tokens and idempotency keys.
+//! accommodations round trip, the outbox, tokens and idempotency keys, guest conversations.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod conversations;
 mod guard;
 mod records;
 
