@@ -115,18 +115,8 @@ impl Application {
         let state = self.state.clone();
         let grace = Duration::from_secs(state.settings().shutdown_timeout_seconds);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let http = self.listener.map(|listener| {
-            let app = crate::http::router(state.clone());
-            let mut rx = stop_rx.clone();
-            tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "http server listening");
-            tokio::spawn(async move {
-                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
-        });
+        // The engine first: its periodic tasks are registered before the first request can ask
+        // for them.
         if self.roles.workers {
             let engine = crate::jobs::register(
                 posada_jobs::Engine::new(
@@ -146,6 +136,18 @@ impl Application {
             );
             state.set_engine(engine);
         }
+        let http = self.listener.map(|listener| {
+            let app = crate::http::router(state.clone());
+            let mut rx = stop_rx.clone();
+            tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "http server listening");
+            tokio::spawn(async move {
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
         shutdown.await;
         tracing::info!(grace_s = grace.as_secs(), "shutting down: draining");
         state.start_draining();

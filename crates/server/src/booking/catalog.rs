@@ -69,17 +69,26 @@ impl Catalog {
 }
 
 type TakenKey = (i64, NaiveDate, NaiveDate);
+type TakenCell = Arc<tokio::sync::OnceCell<Arc<Vec<Stay>>>>;
+
+/// One cached read: when it began, under which generation, and its result (filled once; callers
+/// arriving while the read runs wait for it instead of querying too).
+struct Slot {
+    started: Instant,
+    generation: u64,
+    cell: TakenCell,
+}
 
 /// Nights taken per (accommodation, from, until), as the availability calendar last read them.
 ///
 /// An entry is used while it is younger than the TTL and no calendar write happened on this node
 /// since the read began ([`TakenCache::changed`] moves a generation counter after each such commit;
 /// an entry read under an older generation is a miss). Writes made by other nodes are seen within
-/// the TTL.
+/// the TTL. Concurrent misses for one key share a single database read.
 pub struct TakenCache {
     ttl: Duration,
     generation: AtomicU64,
-    entries: RwLock<HashMap<TakenKey, (Instant, u64, Arc<Vec<Stay>>)>>,
+    entries: RwLock<HashMap<TakenKey, Slot>>,
 }
 
 impl TakenCache {
@@ -106,25 +115,51 @@ impl TakenCache {
         }
         let key = (accommodation_id, from, until);
         let generation = self.generation.load(Ordering::Acquire);
-        {
+        let usable =
+            |slot: &Slot| slot.generation == generation && slot.started.elapsed() < self.ttl;
+        let cached = {
             let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, g, stays)) = entries.get(&key)
-                && *g == generation
-                && at.elapsed() < self.ttl
-            {
-                metrics::counter!("availability_cache_hits_total").increment(1);
-                return Ok(stays.clone());
+            entries
+                .get(&key)
+                .filter(|s| usable(s))
+                .map(|s| s.cell.clone())
+        };
+        let cell = match cached {
+            Some(cell) => cell,
+            None => {
+                let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+                match entries.get(&key).filter(|s| usable(s)) {
+                    Some(slot) => slot.cell.clone(),
+                    None => {
+                        if entries.len() > 10_000 {
+                            entries.clear();
+                        }
+                        let cell = TakenCell::default();
+                        entries.insert(
+                            key,
+                            Slot {
+                                started: Instant::now(),
+                                generation,
+                                cell: cell.clone(),
+                            },
+                        );
+                        cell
+                    }
+                }
             }
+        };
+        if let Some(stays) = cell.get() {
+            metrics::counter!("availability_cache_hits_total").increment(1);
+            return Ok(stays.clone());
         }
-        let started = Instant::now();
-        let stays =
-            Arc::new(reservations::taken_stays_db(db, accommodation_id, from, until).await?);
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() > 10_000 {
-            entries.clear();
-        }
-        entries.insert(key, (started, generation, stays.clone()));
-        Ok(stays)
+        let stays = cell
+            .get_or_try_init(|| async {
+                reservations::taken_stays_db(db, accommodation_id, from, until)
+                    .await
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok(stays.clone())
     }
 
     /// A calendar write committed on this node: nothing read before it is used again.
