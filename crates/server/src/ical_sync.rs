@@ -295,6 +295,9 @@ async fn apply(
         })
         .collect();
     let last_events = serde_json::to_string(&sanitized)?;
+    // For a conflict alert's text; read before the transaction (on SQLite it holds the only write
+    // lock, so nothing inside it may wait for another pooled connection).
+    let acc = posada_store::accommodations::get(state.db(), feed.accommodation_id).await?;
 
     let mut tx = state.db().begin().await?;
     posada_store::accommodations::lock_calendar(tx.conn(), feed.accommodation_id).await?;
@@ -348,7 +351,15 @@ async fn apply(
         )
         .await?;
         if let Some(conflict_id) = opened {
-            alert_owner(state, &mut tx, feed, conflict_id, block_id, reservation_id).await?;
+            alert_owner(
+                state,
+                &mut tx,
+                (feed, acc.as_ref()),
+                conflict_id,
+                block_id,
+                reservation_id,
+            )
+            .await?;
             new_conflicts += 1;
         }
     }
@@ -439,12 +450,14 @@ async fn fail(
 async fn alert_owner(
     state: &AppState,
     tx: &mut posada_db::Tx,
-    feed: &FeedRow,
+    (feed, acc): (
+        &FeedRow,
+        Option<&posada_store::accommodations::StoredAccommodation>,
+    ),
     conflict_id: i64,
     block_id: i64,
     reservation_id: i64,
 ) -> anyhow::Result<()> {
-    let acc = posada_store::accommodations::get(state.db(), feed.accommodation_id).await?;
     let r = posada_store::reservations::get_in(tx.conn(), reservation_id)
         .await?
         .context("conflicting reservation vanished")?;
@@ -463,8 +476,8 @@ async fn alert_owner(
             "{channel_name} informa ocupado del {block_start} al {block_end} (calendario importado)"
         ),
         "conflict_id": conflict_id,
-        "accommodation": acc.as_ref().map(|a| a.accommodation.name.clone()),
-        "accommodation_slug": acc.as_ref().map(|a| a.accommodation.slug.clone()),
+        "accommodation": acc.map(|a| a.accommodation.name.clone()),
+        "accommodation_slug": acc.map(|a| a.accommodation.slug.clone()),
         "channel": channel_name,
         "block_start": block_start,
         "block_end": block_end,

@@ -561,6 +561,14 @@ fn illegal(state: ReservationState, event: ReservationEvent) -> BookingError {
     }
 }
 
+/// The accommodation of reservation `id`, read from the pool (before a write transaction begins).
+async fn accommodation_for(state: &AppState, id: i64) -> Result<StoredAccommodation, BookingError> {
+    let r = reservations::get(state.db(), id)
+        .await?
+        .ok_or(BookingError::NotFound("reservation"))?;
+    accommodation_of(state, &r).await
+}
+
 async fn accommodation_of(
     state: &AppState,
     r: &Reservation,
@@ -580,6 +588,9 @@ async fn apply(
     reason: Option<&str>,
     then: impl AsyncFnOnce(&mut Tx, &Reservation, &StoredAccommodation) -> Result<(), BookingError>,
 ) -> Result<Reservation, BookingError> {
+    // Read before the transaction: on SQLite it holds the only write lock, so nothing inside it
+    // may wait for a second pooled connection (others waiting for the lock may hold them all).
+    let acc = accommodation_for(state, id).await?;
     let mut tx = state.db().begin().await?;
     let current = load_in(&mut tx, id).await?;
     let to = transition(current.state, event).map_err(|_| {
@@ -589,7 +600,6 @@ async fn apply(
             illegal(current.state, event)
         }
     })?;
-    let acc = accommodation_of(state, &current).await?;
     let changed =
         match reservations::change_state(tx.conn(), id, current.state, to, actor, reason).await {
             Ok(Some(r)) => r,
@@ -692,13 +702,13 @@ pub async fn confirm_late_payment(
     id: i64,
     reason: Option<&str>,
 ) -> Result<Reservation, BookingError> {
+    let acc = accommodation_for(state, id).await?;
     let mut tx = state.db().begin().await?;
     let current = load_in(&mut tx, id).await?;
     if current.state != ReservationState::Expired {
         tx.rollback().await?;
         return Err(illegal(current.state, ReservationEvent::Confirm));
     }
-    let acc = accommodation_of(state, &current).await?;
     accommodations::lock_calendar(tx.conn(), acc.accommodation.id).await?;
     let taken = reservations::taken_stays(
         tx.conn(),

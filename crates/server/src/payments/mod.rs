@@ -251,16 +251,22 @@ async fn owner_alert(
     data: &Value,
     flag: Option<&str>,
 ) -> Result<(), PaymentJobError> {
+    // Read before the transaction (on SQLite it holds the only write lock).
+    let acc = match r {
+        Some(r) => Some(
+            accommodations::get(state.db(), r.accommodation_id)
+                .await?
+                .ok_or(BookingError::NotFound("accommodation"))?,
+        ),
+        None => None,
+    };
     let mut tx = state.db().begin().await?;
-    match r {
-        Some(r) => {
+    match r.zip(acc.as_ref()) {
+        Some((r, acc)) => {
             if let Some(flag) = flag {
                 reservations::add_flag(tx.conn(), r.id, flag).await?;
             }
-            let acc = accommodations::get(state.db(), r.accommodation_id)
-                .await?
-                .ok_or(BookingError::NotFound("accommodation"))?;
-            outbox::owner_with(state, &mut tx, r, &acc, template, data).await?;
+            outbox::owner_with(state, &mut tx, r, acc, template, data).await?;
         }
         None => {
             let dedupe = data
