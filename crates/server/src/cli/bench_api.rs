@@ -1,9 +1,9 @@
 //! `posada bench api`: load a running server over HTTP the way guests do.
 //!
 //! It creates its own accommodations through the admin API (so it needs a write token), then
-//! measures the availability calendar under concurrent clients (p50/p95/p99) and the rate of
-//! pre-reservations on distinct dates. A warm-up round of `10 × clients` calendar requests is not
-//! counted. Point it at a server whose rate limits are raised for the run (the public API allows
+//! measures the availability calendar under concurrent clients (p50/p95/p99), the health check
+//! under the same load (2,000 requests), and the rate of pre-reservations on distinct dates. A
+//! warm-up round of `10 × clients` calendar requests is not counted. Point it at a server whose rate limits are raised for the run (the public API allows
 //! 60 requests a minute per client by default).
 
 use std::sync::Arc;
@@ -43,6 +43,42 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
+}
+
+/// `requests` GETs of `url`, `clients` at a time: sorted latencies (ms) of the successful ones,
+/// how many failed, and the wall time.
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    requests: usize,
+    clients: usize,
+) -> anyhow::Result<(Vec<f64>, usize, std::time::Duration)> {
+    let url = Arc::new(url.to_string());
+    let gate = Arc::new(Semaphore::new(clients));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let (client, url, gate) = (client.clone(), url.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let t = Instant::now();
+            let res = client.get(url.as_str()).send().await.ok()?;
+            let ok = res.status().is_success();
+            let _ = res.bytes().await;
+            ok.then(|| t.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    let mut failures = 0;
+    for t in tasks {
+        match t.await? {
+            Some(ms) => latencies.push(ms),
+            None => failures += 1,
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_by(f64::total_cmp);
+    Ok((latencies, failures, elapsed))
 }
 
 /// Nights a bench accommodation can take (well inside the 18-month booking window).
@@ -90,30 +126,16 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
         "{base}/api/v1/accommodations/{}/availability?month={month}",
         slugs[0]
     ));
+    // A warm-up round (connections, caches) is not counted.
+    load(&client, &url, opts.clients * 10, opts.clients).await?;
+    let (latencies, failures, calendar_elapsed) =
+        load(&client, &url, opts.requests, opts.clients).await?;
+    // The health check, as a load balancer or monitor would poll it.
+    let health_url = format!("{base}/api/v1/healthz");
+    let health_requests = 2000;
+    let (health, health_failures, health_elapsed) =
+        load(&client, &health_url, health_requests, opts.clients).await?;
     let gate = Arc::new(Semaphore::new(opts.clients));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(opts.requests);
-    for _ in 0..opts.requests {
-        let (client, url, gate) = (client.clone(), url.clone(), gate.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await.ok()?;
-            let t = Instant::now();
-            let res = client.get(url.as_str()).send().await.ok()?;
-            let ok = res.status().is_success();
-            let _ = res.bytes().await;
-            ok.then(|| t.elapsed().as_secs_f64() * 1000.0)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(opts.requests);
-    let mut failures = 0;
-    for t in tasks {
-        match t.await? {
-            Some(ms) => latencies.push(ms),
-            None => failures += 1,
-        }
-    }
-    let calendar_elapsed = started.elapsed();
-    latencies.sort_by(f64::total_cmp);
 
     // Pre-reservations on distinct nights.
     let started = Instant::now();
@@ -147,6 +169,12 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
             "failures": failures,
             "per_s": latencies.len() as f64 / calendar_elapsed.as_secs_f64().max(1e-9),
             "latency_ms": {"p50": percentile(&latencies, 0.50), "p95": percentile(&latencies, 0.95), "p99": percentile(&latencies, 0.99)},
+        },
+        "health": {
+            "requests": health_requests,
+            "failures": health_failures,
+            "per_s": health.len() as f64 / health_elapsed.as_secs_f64().max(1e-9),
+            "latency_ms": {"p50": percentile(&health, 0.50), "p95": percentile(&health, 0.95), "p99": percentile(&health, 0.99)},
         },
         "holds": {
             "requested": opts.holds,

@@ -58,8 +58,7 @@ async fn database_check(state: &AppState) -> (Status, serde_json::Value) {
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let (db_status, db) = database_check(&state).await;
     let (ops_status, ops_checks) = ops_checks(&state).await;
-    let (ical_status, ical) = crate::ical_sync::health(&state).await;
-    let overall = db_status.max(ical_status).max(ops_status);
+    let overall = db_status.max(ops_status);
     let code = if overall == Status::Unhealthy {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -70,7 +69,7 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         Json(json!({
             "status": overall,
             "version": env!("CARGO_PKG_VERSION"),
-            "checks": with_checks(json!({ "database": db, "ical": ical }), ops_checks),
+            "checks": with_checks(json!({ "database": db }), ops_checks),
         })),
     )
 }
@@ -92,17 +91,25 @@ const REDIS_DEGRADED: Duration = Duration::from_millis(200);
 const DISK_DEGRADED_BYTES: u64 = 512 * 1024 * 1024;
 const DISK_UNHEALTHY_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Job engine, Redis, circuit breakers, integrations and disk, cached for about a second.
+/// iCal, job engine, Redis, circuit breakers, integrations and disk, cached for about a second;
+/// when the cache is stale one request refreshes it while the others wait for its result.
 async fn ops_checks(state: &AppState) -> (Status, serde_json::Value) {
-    if let Some((at, status, value)) = state
-        .ops()
-        .health_cache
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        && at.elapsed() < OPS_CACHE
-    {
-        return (*status, value.clone());
+    let cached = || {
+        state
+            .ops()
+            .health_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(at, _, _)| at.elapsed() < OPS_CACHE)
+            .map(|(_, status, value)| (*status, value.clone()))
+    };
+    if let Some(hit) = cached() {
+        return hit;
+    }
+    let _refreshing = state.ops().health_refresh.lock().await;
+    if let Some(hit) = cached() {
+        return hit;
     }
     let mut checks = serde_json::Map::new();
     let mut overall = Status::Healthy;
@@ -110,6 +117,7 @@ async fn ops_checks(state: &AppState) -> (Status, serde_json::Value) {
         overall = overall.max(status);
         checks.insert(name.to_string(), value);
     };
+    add("ical", crate::ical_sync::health(state).await);
     add("jobs", jobs_check(state).await);
     if let Some(redis) = redis_check(state).await {
         add("redis", redis);

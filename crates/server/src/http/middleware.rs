@@ -28,6 +28,8 @@ pub struct Ops {
     pub trusted_proxies: Vec<IpNet>,
     /// The slower health checks, cached for about a second.
     pub health_cache: Mutex<Option<(Instant, super::health::Status, serde_json::Value)>>,
+    /// Held by the one request refreshing `health_cache`.
+    pub health_refresh: tokio::sync::Mutex<()>,
     /// Shared HTTP client for outbound calls of operations (Slack alerts).
     pub http: reqwest::Client,
 }
@@ -39,6 +41,7 @@ impl Ops {
             limiter: ratelimit::RateLimiter::new(settings),
             trusted_proxies: security::parse_proxies(&settings.trusted_proxies).unwrap_or_default(),
             health_cache: Mutex::new(None),
+            health_refresh: tokio::sync::Mutex::new(()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use posada_jobs::NewJob;
 use serde_json::{Value, json};
@@ -366,16 +366,11 @@ async fn health_follows_real_conditions(backend: Backend) {
         Backend::Postgres => assert!(body["checks"].get("disk").is_none()),
     }
 
-    // Answers fast (slow checks are cached).
-    let mut times = Vec::new();
+    // Repeated checks keep answering (the slower checks come from a ~1 s cache; how fast it
+    // answers is measured by `posada bench api`, see docs/BENCHMARKS.md).
     for _ in 0..40 {
-        let t = Instant::now();
         assert_eq!(app.get("/api/v1/healthz").await.status(), 200);
-        times.push(t.elapsed());
     }
-    times.sort();
-    let p95 = times[times.len() * 95 / 100];
-    assert!(p95 < Duration::from_millis(50), "p95 {p95:?}");
 
     // A job waits for a worker for minutes (its queue is paused): degraded.
     let admin = app.state.jobs().admin();
