@@ -246,6 +246,16 @@ where
     }
 }
 
+/// Poll `/api/v1/healthz` until `check` accepts its body (its slower checks are cached for about
+/// a second); returns that body.
+pub async fn health_until(app: &TestApp, check: impl Fn(&Value) -> bool) -> Value {
+    eventually(Duration::from_secs(10), || async {
+        let body: Value = app.get("/api/v1/healthz").await.json().await.ok()?;
+        check(&body).then_some(body)
+    })
+    .await
+}
+
 /// Declare an async test body `async fn name(backend: Backend)` on both backends.
 #[macro_export]
 macro_rules! on_both {

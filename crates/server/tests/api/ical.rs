@@ -16,7 +16,7 @@ use posada_store::blocks::BlockRow;
 use posada_testkit::FakeChannel;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, days_from_now, eventually};
+use crate::helpers::{Backend, TestApp, days_from_now, eventually, health_until};
 use crate::on_both;
 
 // ---------------------------------------------------------------------------------------------
@@ -725,7 +725,7 @@ async fn imported_block_over_a_reservation_is_a_conflict(backend: Backend) {
             .starts_with("Airbnb informa ocupado")
     );
 
-    let health: Value = app.get("/api/v1/healthz").await.json().await.unwrap();
+    let health = health_until(&app, |h| h["checks"]["ical"]["open_conflicts"] == 1).await;
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["checks"]["ical"]["status"], "degraded");
     assert_eq!(health["checks"]["ical"]["open_conflicts"], 1);
@@ -774,7 +774,7 @@ async fn imported_block_over_a_reservation_is_a_conflict(backend: Backend) {
     assert_eq!(feed["blocks_held"], 1);
     let (_, conflicts) = body(app.admin_get("/api/v1/admin/conflicts").await).await;
     assert!(conflicts["conflicts"].as_array().unwrap().is_empty());
-    let health: Value = app.get("/api/v1/healthz").await.json().await.unwrap();
+    let health = health_until(&app, |h| h["checks"]["ical"]["open_conflicts"] == 0).await;
     assert_eq!(health["checks"]["ical"]["status"], "healthy", "{health}");
 }
 

@@ -187,7 +187,7 @@ async fn redis_shares_the_limit_across_nodes() {
         .unwrap();
     assert!(ttl > 0 && ttl <= 61_000, "ttl {ttl}");
 
-    let body: Value = node_a.get("/api/v1/healthz").await.json().await.unwrap();
+    let body = crate::helpers::health_until(&node_a, |h| h["checks"]["redis"].is_object()).await;
     assert_eq!(body["checks"]["redis"]["status"], "healthy", "{body}");
     let _: () = redis::cmd("DEL")
         .arg(&keys)
