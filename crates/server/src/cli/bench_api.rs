@@ -2,7 +2,7 @@
 //!
 //! It creates its own accommodations through the admin API (so it needs a write token), then
 //! measures the availability calendar under concurrent clients (p50/p95/p99), the health check
-//! under the same load (2,000 requests), and the rate of pre-reservations on distinct dates. A
+//! polled by one client (1,000 requests) and under the same load (2,000), and the rate of pre-reservations on distinct dates. A
 //! warm-up round of `10 × clients` calendar requests is not counted. Point it at a server whose rate limits are raised for the run (the public API allows
 //! 60 requests a minute per client by default).
 
@@ -130,9 +130,12 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
     load(&client, &url, opts.clients * 10, opts.clients).await?;
     let (latencies, failures, calendar_elapsed) =
         load(&client, &url, opts.requests, opts.clients).await?;
-    // The health check, as a load balancer or monitor would poll it.
+    // The health check: one request at a time, as a load balancer or monitor polls it, and under
+    // the same concurrency as the calendar.
     let health_url = format!("{base}/api/v1/healthz");
     let health_requests = 2000;
+    let (polled, polled_failures, polled_elapsed) =
+        load(&client, &health_url, health_requests / 2, 1).await?;
     let (health, health_failures, health_elapsed) =
         load(&client, &health_url, health_requests, opts.clients).await?;
     let gate = Arc::new(Semaphore::new(opts.clients));
@@ -175,6 +178,12 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
             "failures": health_failures,
             "per_s": health.len() as f64 / health_elapsed.as_secs_f64().max(1e-9),
             "latency_ms": {"p50": percentile(&health, 0.50), "p95": percentile(&health, 0.95), "p99": percentile(&health, 0.99)},
+        },
+        "health_one_client": {
+            "requests": health_requests / 2,
+            "failures": polled_failures,
+            "per_s": polled.len() as f64 / polled_elapsed.as_secs_f64().max(1e-9),
+            "latency_ms": {"p50": percentile(&polled, 0.50), "p95": percentile(&polled, 0.95), "p99": percentile(&polled, 0.99)},
         },
         "holds": {
             "requested": opts.holds,
