@@ -88,7 +88,9 @@ pub async fn deliver(
     let result = match (n.channel.as_str(), &services.mailer, &services.whatsapp) {
         ("email", Some(mailer), _) => {
             let breaker = &services.smtp_breaker;
-            check_breaker(state, &n, breaker).await?;
+            if let Some(outcome) = check_breaker(state, &n, breaker, last_attempt).await? {
+                return Ok(outcome);
+            }
             let sent = mailer
                 .send(&Email {
                     to: recipient.clone(),
@@ -114,7 +116,9 @@ pub async fn deliver(
         }
         ("whatsapp", _, Some(client)) => {
             let breaker = &services.whatsapp_breaker;
-            check_breaker(state, &n, breaker).await?;
+            if let Some(outcome) = check_breaker(state, &n, breaker, last_attempt).await? {
+                return Ok(outcome);
+            }
             match send_whatsapp(state, client, &n, &recipient, &message, &data).await {
                 Ok(wamid) => {
                     breaker.record_success();
@@ -165,13 +169,19 @@ async fn fail(state: &AppState, n: &Notification, why: &str) -> anyhow::Result<D
 }
 
 /// While the provider's circuit is open, note it on the row (no attempt counted) and ask for a
-/// retry later.
+/// retry later — unless this is the job's last attempt: then the row fails, so it never stays
+/// `queued` with no job left to send it.
 async fn check_breaker(
     state: &AppState,
     n: &Notification,
     breaker: &CircuitBreaker,
-) -> anyhow::Result<()> {
+    last_attempt: bool,
+) -> anyhow::Result<Option<DeliveryOutcome>> {
     if let Err(open) = breaker.check() {
+        if last_attempt {
+            let why = format!("{open}; no attempt left");
+            return fail(state, n, &why).await.map(Some);
+        }
         notifications::set_status(
             state.db(),
             n.id,
@@ -183,7 +193,7 @@ async fn check_breaker(
         .await?;
         return Err(RetryLater::CircuitOpen(open.to_string()).into());
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Digits of a phone number, the form WhatsApp ids take.

@@ -56,6 +56,7 @@ on_both!(
     rate_limits_are_retried_later,
     invalid_number_fails_without_retrying,
     circuit_opens_then_closes,
+    an_open_circuit_on_the_last_attempt_fails_the_row,
     connection_lost_mid_send_leaves_the_row_retryable,
     not_configured_channels_are_recorded_without_network_calls,
     whatsapp_webhook_verification_and_signatures,
@@ -260,6 +261,71 @@ async fn circuit_opens_then_closes(backend: Backend) {
     assert!(
         metrics.contains("circuit_breaker_open{provider=\"whatsapp\"} 0"),
         "{metrics}"
+    );
+}
+
+async fn an_open_circuit_on_the_last_attempt_fails_the_row(backend: Backend) {
+    let f = Fixture::start_with(backend, |s| {
+        s.breaker_failure_threshold = 1;
+        s.breaker_cool_down_ms = 600_000;
+        s.smtp_host = None;
+        quiet(s);
+    })
+    .await;
+    // One failed send opens the WhatsApp circuit for ten minutes.
+    f.wa.fail_next(FakeGraphError::server_error());
+    f.accommodation("lago", 5_000_000).await;
+    let r = f.hold("lago", 20, 2).await;
+    let breaker = f.app.state.services().whatsapp_breaker.clone();
+    eventually(WAIT, || async {
+        (breaker.state() == BreakerState::Open).then_some(())
+    })
+    .await;
+    // A message of the outbox with no job of its own (so nothing else delivers it meanwhile).
+    let data = serde_json::json!({"code": r.code});
+    let mut tx = f.app.state.db().begin().await.unwrap();
+    let id = posada_store::notifications::insert(
+        tx.conn(),
+        &posada_store::notifications::NewNotification {
+            reservation_id: Some(r.id),
+            audience: "guest",
+            channel: "whatsapp",
+            recipient: Some("+54 9 11 5555-0000"),
+            template: "hold_reminder",
+            data: &data,
+            dedupe_key: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+    let status = || async {
+        posada_store::notifications::get(f.app.state.db(), id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    // An attempt that is not the last keeps the row waiting for the circuit…
+    let outcome = posada_server::notify::deliver(&f.app.state, id, false).await;
+    assert!(outcome.is_err(), "{outcome:?}");
+    assert_eq!(status().await.status, "queued");
+    // …the last one fails it, saying why, instead of leaving it queued with no job to send it.
+    let outcome = posada_server::notify::deliver(&f.app.state, id, true)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, posada_server::notify::DeliveryOutcome::Failed(why) if why.contains("no attempt left")),
+        "{outcome:?}"
+    );
+    let failed = status().await;
+    assert_eq!(failed.status, "failed");
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("circuit breaker")),
+        "{failed:?}"
     );
 }
 
