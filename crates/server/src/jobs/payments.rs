@@ -52,7 +52,7 @@ impl Job for ProcessPayment {
     }
 
     async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
-        payments::process_payment(&ctx.state, &self.payment_id).await?;
+        payments::process_payment(&ctx.state, &self.payment_id, ctx.attempt).await?;
         Ok(())
     }
 }

@@ -30,6 +30,9 @@ pub enum PaymentJobError {
     /// Mercado Pago is down (or its circuit is open): try again later.
     #[error("mercado pago unavailable: {0}")]
     Unavailable(String),
+    /// Mercado Pago answered 404 for a payment it just notified: look again later.
+    #[error("payment {0} is not visible at mercado pago yet")]
+    NotYetVisible(String),
     /// The booking flow failed.
     #[error(transparent)]
     Booking(#[from] BookingError),
@@ -159,10 +162,16 @@ pub async fn create_payment_link(
     Ok(())
 }
 
+/// How many times (job attempts) a payment Mercado Pago answers 404 for is looked up before the
+/// notification is dropped as naming no payment.
+pub const NOT_FOUND_LOOKUPS: i32 = 5;
+
 /// Process a payment notification: fetch the payment, record it, act once per status.
+/// `attempt` is the job's attempt number (1 first).
 pub async fn process_payment(
     state: &AppState,
     payment_id: &str,
+    attempt: i32,
 ) -> Result<PaymentOutcome, PaymentJobError> {
     let Some(client) = client(state) else {
         tracing::warn!(
@@ -176,6 +185,16 @@ pub async fn process_payment(
     record(state, fetched.as_ref().map(|_| ()));
     let payment = match fetched {
         Ok(p) => p,
+        // A notification can arrive before the payment is readable through the API: a 404 is
+        // looked up again a few times before the notification is taken for a stray one.
+        Err(MpError::NotFound) if attempt < NOT_FOUND_LOOKUPS => {
+            tracing::info!(
+                payment.id = payment_id,
+                attempt,
+                "mercado pago does not know the payment yet; looking again later"
+            );
+            return Err(PaymentJobError::NotYetVisible(payment_id.to_string()));
+        }
         Err(MpError::NotFound | MpError::InvalidRequest(_)) => {
             tracing::warn!(
                 payment.id = payment_id,

@@ -206,6 +206,7 @@ on_both!(
     duplicate_webhooks_confirm_once_and_message_once,
     bad_signature_and_stale_timestamp_are_refused_and_store_nothing,
     unknown_payment_changes_nothing,
+    a_payment_readable_only_later_is_found_on_a_retry,
     short_amount_and_wrong_currency_are_not_confirmed_and_alert_the_owner,
     late_payment_confirms_when_the_nights_are_free,
     late_payment_for_taken_nights_needs_a_refund,
@@ -526,12 +527,35 @@ async fn unknown_payment_changes_nothing(backend: Backend) {
     })
     .await;
     f.settle().await;
-    assert_eq!(f.mp.payment_lookups("424242"), 1, "a 404 is not retried");
+    assert_eq!(
+        f.mp.payment_lookups("424242"),
+        posada_server::payments::NOT_FOUND_LOOKUPS as usize,
+        "a 404 is looked up again a few times, then dropped"
+    );
     assert_eq!(f.payments_stored().await, 0);
     assert_eq!(
         f.reservation(r.id).await.state,
         ReservationState::PreReserved
     );
+}
+
+async fn a_payment_readable_only_later_is_found_on_a_retry(backend: Backend) {
+    // Retries 0.5 s, 1 s, 2 s, 4 s apart: the payment shows up well before they run out.
+    let f = Fixture::start_with(backend, |s| s.integration_retry_base_ms = 500).await;
+    f.accommodation("lago", 5_000_000).await;
+    let r = f.hold("lago", 20, 2).await;
+    // The notification comes first; the API does not know the payment yet (404).
+    assert_eq!(f.notify_payment("515151").await.status(), 200);
+    eventually(WAIT, || async {
+        (f.mp.payment_lookups("515151") > 0).then_some(())
+    })
+    .await;
+    // A moment later it does: a retry of the same job finds it and confirms the stay.
+    f.mp.set_payment("515151", &approved_for(&r));
+    let confirmed = f.wait_state(r.id, ReservationState::Confirmed).await;
+    assert_eq!(confirmed.state, ReservationState::Confirmed);
+    assert!(f.mp.payment_lookups("515151") >= 2);
+    assert_eq!(f.payments_stored().await, 1);
 }
 
 async fn short_amount_and_wrong_currency_are_not_confirmed_and_alert_the_owner(backend: Backend) {
