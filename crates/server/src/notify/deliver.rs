@@ -31,6 +31,8 @@ pub enum DeliveryOutcome {
     NotConfigured,
     /// Failed for good (bad address, refused message, template error): the row says why.
     Failed(String),
+    /// The provider's circuit was open on the job's last attempt: a new job sends it later.
+    Rescheduled,
 }
 
 /// A delivery attempt that must be retried later (the job returns it as its error).
@@ -169,8 +171,8 @@ async fn fail(state: &AppState, n: &Notification, why: &str) -> anyhow::Result<D
 }
 
 /// While the provider's circuit is open, note it on the row (no attempt counted) and ask for a
-/// retry later — unless this is the job's last attempt: then the row fails, so it never stays
-/// `queued` with no job left to send it.
+/// retry later. On the job's last attempt the send is handed to a fresh delivery job due after the
+/// breaker's cool-down, so the row is rescheduled — never failed, never left `queued` with no job.
 async fn check_breaker(
     state: &AppState,
     n: &Notification,
@@ -178,10 +180,6 @@ async fn check_breaker(
     last_attempt: bool,
 ) -> anyhow::Result<Option<DeliveryOutcome>> {
     if let Err(open) = breaker.check() {
-        if last_attempt {
-            let why = format!("{open}; no attempt left");
-            return fail(state, n, &why).await.map(Some);
-        }
         notifications::set_status(
             state.db(),
             n.id,
@@ -191,6 +189,31 @@ async fn check_breaker(
             false,
         )
         .await?;
+        if last_attempt {
+            let cool_down = ChronoDuration::milliseconds(
+                i64::try_from(state.settings().breaker_cool_down_ms).unwrap_or(i64::MAX / 2),
+            );
+            let at = Utc::now() + cool_down;
+            state
+                .jobs()
+                .enqueue(
+                    &crate::jobs::notify::DeliverNotification {
+                        notification_id: n.id,
+                    },
+                    posada_jobs::JobOptions {
+                        unique_key: Some(format!(
+                            "notify:{}:resumed:{}",
+                            n.id,
+                            at.timestamp_millis()
+                        )),
+                        run_at: Some(at),
+                        ..posada_jobs::JobOptions::default()
+                    },
+                )
+                .await?;
+            tracing::warn!(notification.id = n.id, channel = %n.channel, resume_at = %at, "circuit open on the last attempt: delivery handed to a new job");
+            return Ok(Some(DeliveryOutcome::Rescheduled));
+        }
         return Err(RetryLater::CircuitOpen(open.to_string()).into());
     }
     Ok(None)

@@ -56,7 +56,7 @@ on_both!(
     rate_limits_are_retried_later,
     invalid_number_fails_without_retrying,
     circuit_opens_then_closes,
-    an_open_circuit_on_the_last_attempt_fails_the_row,
+    an_open_circuit_on_the_last_attempt_reschedules_the_row,
     connection_lost_mid_send_leaves_the_row_retryable,
     not_configured_channels_are_recorded_without_network_calls,
     whatsapp_webhook_verification_and_signatures,
@@ -264,7 +264,7 @@ async fn circuit_opens_then_closes(backend: Backend) {
     );
 }
 
-async fn an_open_circuit_on_the_last_attempt_fails_the_row(backend: Backend) {
+async fn an_open_circuit_on_the_last_attempt_reschedules_the_row(backend: Backend) {
     let f = Fixture::start_with(backend, |s| {
         s.breaker_failure_threshold = 1;
         s.breaker_cool_down_ms = 600_000;
@@ -310,23 +310,45 @@ async fn an_open_circuit_on_the_last_attempt_fails_the_row(backend: Backend) {
     let outcome = posada_server::notify::deliver(&f.app.state, id, false).await;
     assert!(outcome.is_err(), "{outcome:?}");
     assert_eq!(status().await.status, "queued");
-    // …the last one fails it, saying why, instead of leaving it queued with no job to send it.
+    // …and the last one hands it to a new delivery job due after the cool-down: still queued,
+    // never failed, never left without a job.
     let outcome = posada_server::notify::deliver(&f.app.state, id, true)
         .await
         .unwrap();
+    assert_eq!(outcome, posada_server::notify::DeliveryOutcome::Rescheduled);
+    let row = status().await;
+    assert_eq!(row.status, "queued");
     assert!(
-        matches!(&outcome, posada_server::notify::DeliveryOutcome::Failed(why) if why.contains("no attempt left")),
-        "{outcome:?}"
-    );
-    let failed = status().await;
-    assert_eq!(failed.status, "failed");
-    assert!(
-        failed
-            .last_error
+        row.last_error
             .as_deref()
             .is_some_and(|e| e.contains("circuit breaker")),
-        "{failed:?}"
+        "{row:?}"
     );
+    let jobs = f
+        .app
+        .state
+        .jobs()
+        .admin()
+        .list(
+            &posada_jobs::ListFilter {
+                kind: Some("notification.deliver".into()),
+                ..Default::default()
+            },
+            posada_jobs::Page::default(),
+        )
+        .await
+        .unwrap();
+    let resumed: Vec<_> = jobs
+        .iter()
+        .filter(|j| {
+            j.unique_key
+                .as_deref()
+                .is_some_and(|k| k.starts_with(&format!("notify:{id}:resumed:")))
+        })
+        .collect();
+    assert_eq!(resumed.len(), 1, "{jobs:?}");
+    assert_eq!(resumed[0].state, posada_jobs::JobState::Scheduled);
+    assert!(resumed[0].run_at > chrono::Utc::now() + chrono::Duration::minutes(5));
 }
 
 async fn connection_lost_mid_send_leaves_the_row_retryable(backend: Backend) {
