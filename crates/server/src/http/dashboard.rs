@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/login", get(login_form).post(login))
         .route("/dashboard/logout", post(logout))
         .route("/dashboard/tasks/{name}/run", post(run_task))
+        .route("/dashboard/conversations/{phone}/reply", post(reply))
+        .route("/dashboard/conversations/{phone}/resolve", post(resolve))
 }
 
 /// Hash a password for storage (argon2id, random salt, PHC string).
@@ -315,6 +317,7 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         body.push_str("</ul>");
     }
     let csrf = esc(&session.csrf);
+    conversations_section(&state, &mut body, &csrf).await?;
     let _ = write!(
         body,
         "<form method=\"post\" action=\"/dashboard/tasks/daily-report/run\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
@@ -327,6 +330,160 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Guest WhatsApp conversations waiting for the owner, each with its latest message and the forms
+/// to answer it (inside WhatsApp's 24 h window) or mark it handled.
+async fn conversations_section(
+    state: &AppState,
+    body: &mut String,
+    csrf: &str,
+) -> Result<(), Problem> {
+    let (waiting, _) = posada_store::conversations::list(
+        state.db(),
+        &posada_store::conversations::ConversationFilter {
+            awaiting: Some(true),
+            limit: 50,
+            offset: 0,
+        },
+    )
+    .await
+    .map_err(Problem::internal)?;
+    body.push_str("<h2>Conversaciones esperando respuesta</h2>");
+    if waiting.is_empty() {
+        body.push_str("<p>Ningún huésped espera respuesta por WhatsApp.</p>");
+        return Ok(());
+    }
+    let tz = state.settings().tz();
+    let now = Utc::now();
+    body.push_str("<table><tr><th>Teléfono</th><th>Huésped</th><th>Espera desde</th><th>Último mensaje</th><th></th></tr>");
+    for c in &waiting {
+        let conv = &c.conversation;
+        let phone = esc(&conv.phone);
+        let guest = match (&c.guest_name, &c.reservation_code) {
+            (Some(name), Some(code)) => format!("{} ({})", esc(name), esc(code)),
+            (Some(name), None) => esc(name),
+            _ => "—".to_string(),
+        };
+        let since = conv
+            .awaiting_since
+            .map(|t| t.with_timezone(&tz).format("%d/%m %H:%M").to_string())
+            .unwrap_or_default();
+        let last = c.last_message_body.as_deref().unwrap_or("");
+        let window_open = conv.last_inbound_at + Duration::hours(24) > now;
+        let answer = if window_open {
+            format!(
+                "<form method=\"post\" action=\"/dashboard/conversations/{phone}/reply\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<textarea name=\"text\" rows=\"2\" maxlength=\"4096\" required></textarea>\
+<button type=\"submit\">Responder</button></form>"
+            )
+        } else {
+            "<p>Pasaron más de 24 h desde su último mensaje: WhatsApp no permite responder hasta que vuelva a escribir.</p>".to_string()
+        };
+        let _ = write!(
+            body,
+            "<tr><td>{phone}</td><td>{guest}</td><td>{since}</td><td>{}</td><td>{answer}\
+<form method=\"post\" action=\"/dashboard/conversations/{phone}/resolve\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<button type=\"submit\">Marcar como atendida</button></form></td></tr>",
+            esc(last)
+        );
+    }
+    body.push_str("</table>");
+    Ok(())
+}
+
+/// The owner's answer typed in the dashboard.
+#[derive(Deserialize)]
+struct ReplyForm {
+    csrf_token: Option<String>,
+    text: Option<String>,
+}
+
+/// A page telling the owner what went wrong, with a way back.
+fn form_error(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<p class=\"error\">{}</p><p><a href=\"/dashboard\">Volver</a></p>",
+        esc(message)
+    );
+    (status, Html(layout("No se pudo", &body))).into_response()
+}
+
+/// `POST /dashboard/conversations/{phone}/reply`: send the owner's WhatsApp answer.
+async fn reply(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(phone): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Response, Problem> {
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Err(Problem::unauthorized("log in to the dashboard first"));
+    };
+    if !csrf_ok(&session, form.csrf_token.as_deref()) {
+        return Err(csrf_problem());
+    }
+    let text = form.text.as_deref().map(str::trim).unwrap_or("");
+    if text.is_empty() {
+        return Ok(form_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Escribí la respuesta antes de enviarla.",
+        ));
+    }
+    if text.chars().count() > posada_integrations::whatsapp::MAX_TEXT_BODY {
+        return Ok(form_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "La respuesta es demasiado larga para WhatsApp (4096 caracteres como máximo).",
+        ));
+    }
+    let phone = crate::conversations::digits(&phone);
+    match crate::conversations::reply(&state, &phone, text).await {
+        Ok(_) => {
+            tracing::info!(phone = %super::security::mask_phone(&phone), "owner answered from the dashboard");
+            Ok(Redirect::to("/dashboard").into_response())
+        }
+        Err(crate::conversations::ReplyError::NotFound) => Ok(form_error(
+            StatusCode::NOT_FOUND,
+            "No hay una conversación con ese número.",
+        )),
+        Err(crate::conversations::ReplyError::WindowClosed(_)) => Ok(form_error(
+            StatusCode::CONFLICT,
+            "Pasaron más de 24 h desde el último mensaje del huésped: WhatsApp no permite responderle hasta que vuelva a escribir.",
+        )),
+        Err(crate::conversations::ReplyError::Internal(e)) => Err(Problem::internal(e)),
+        Err(e) => Ok(form_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("WhatsApp no aceptó el mensaje ahora: {e}. Probá de nuevo en unos minutos."),
+        )),
+    }
+}
+
+/// `POST /dashboard/conversations/{phone}/resolve`: the owner answered another way.
+async fn resolve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(phone): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Problem> {
+    let Some(session) = current_session(&state, &headers).await? else {
+        return Err(Problem::unauthorized("log in to the dashboard first"));
+    };
+    if !csrf_ok(&session, form.csrf_token.as_deref()) {
+        return Err(csrf_problem());
+    }
+    let phone = crate::conversations::digits(&phone);
+    let mut tx = state.db().begin().await?;
+    let found = posada_store::conversations::resolve(tx.conn(), &phone, Utc::now())
+        .await
+        .map_err(Problem::internal)?;
+    tx.commit().await?;
+    if !found {
+        return Ok(form_error(
+            StatusCode::NOT_FOUND,
+            "No hay una conversación con ese número.",
+        ));
+    }
+    Ok(Redirect::to("/dashboard").into_response())
 }
 
 /// Fields of every state-changing dashboard form.

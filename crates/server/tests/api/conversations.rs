@@ -125,7 +125,153 @@ on_both!(
     after_a_day_the_window_is_closed_and_the_cleanup_lets_the_state_go,
     the_cancel_button_cancels_only_the_guests_own_hold,
     the_pay_button_sends_the_payment_link_again,
+    the_owner_answers_and_resolves_from_the_dashboard,
 );
+
+/// Log in to the dashboard; the session cookie and the CSRF token of the page.
+async fn dashboard_session(f: &Fixture, client: &reqwest::Client) -> (String, String) {
+    let res = client
+        .post(f.app.url("/dashboard/login"))
+        .form(&[("password", DASHBOARD_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = dashboard_html(f, client, &cookie).await;
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    (cookie, html[start..start + 64].to_string())
+}
+
+async fn dashboard_html(f: &Fixture, client: &reqwest::Client, cookie: &str) -> String {
+    let res = client
+        .get(f.app.url("/dashboard"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+const DASHBOARD_PASSWORD: &str = "una clave larga del dueño";
+
+async fn the_owner_answers_and_resolves_from_the_dashboard(backend: Backend) {
+    let hash = posada_server::http::dashboard::hash_password(DASHBOARD_PASSWORD).unwrap();
+    let f = Fixture::start_with(backend, |s| {
+        s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+    })
+    .await;
+    text_from(
+        &f,
+        GUEST_PHONE,
+        "wamid.d1",
+        "¿Aceptan mascotas?",
+        chrono::Duration::minutes(5),
+    )
+    .await;
+    text_from(
+        &f,
+        OTHER_PHONE,
+        "wamid.d2",
+        "¿Hay lugar en enero?",
+        chrono::Duration::minutes(2),
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, csrf) = dashboard_session(&f, &client).await;
+    let html = dashboard_html(&f, &client, &cookie).await;
+    assert!(
+        html.contains("Conversaciones esperando respuesta"),
+        "{html}"
+    );
+    assert!(html.contains("¿Aceptan mascotas?"), "{html}");
+    assert!(html.contains("¿Hay lugar en enero?"), "{html}");
+
+    // A reply without the CSRF token is refused and sends nothing.
+    let res = client
+        .post(
+            f.app
+                .url(&format!("/dashboard/conversations/{GUEST_PHONE}/reply")),
+        )
+        .header("Cookie", &cookie)
+        .form(&[("text", "Sí, con gusto")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(texts_to(&f, GUEST_PHONE).is_empty());
+    // An empty answer is refused with a message for the owner.
+    let res = client
+        .post(
+            f.app
+                .url(&format!("/dashboard/conversations/{GUEST_PHONE}/reply")),
+        )
+        .header("Cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str()), ("text", "  ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Escribí la respuesta"));
+
+    // The answer reaches WhatsApp and the conversation stops waiting.
+    let res = client
+        .post(
+            f.app
+                .url(&format!("/dashboard/conversations/{GUEST_PHONE}/reply")),
+        )
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("text", "Sí, aceptamos mascotas chicas."),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/dashboard");
+    assert_eq!(
+        texts_to(&f, GUEST_PHONE),
+        vec!["Sí, aceptamos mascotas chicas.".to_string()]
+    );
+    let (_, c) = conversation(&f, GUEST_PHONE).await;
+    assert!(c["awaiting_since"].is_null(), "{c}");
+
+    // The other one was answered by phone: marked handled, nothing sent.
+    let res = client
+        .post(
+            f.app
+                .url(&format!("/dashboard/conversations/{OTHER_PHONE}/resolve")),
+        )
+        .header("Cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(texts_to(&f, OTHER_PHONE).is_empty());
+    let html = dashboard_html(&f, &client, &cookie).await;
+    assert!(html.contains("Ningún huésped espera respuesta"), "{html}");
+    let res = client
+        .post(f.app.url("/dashboard/conversations/5490000000000/resolve"))
+        .header("Cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
 
 async fn a_guest_message_waits_for_a_person_who_reads_and_answers_it(backend: Backend) {
     let f = Fixture::start(backend).await;
