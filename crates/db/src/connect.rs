@@ -155,6 +155,30 @@ impl Db {
         }
     }
 
+    /// Start a write transaction that holds the transaction-scoped advisory lock `(class, key)`
+    /// (shared or exclusive), taken on PostgreSQL in the same round trip as `BEGIN`. On SQLite,
+    /// where a write transaction already excludes every other writer, the same as [`Db::begin`].
+    pub async fn begin_locked(
+        &self,
+        class: i32,
+        key: i32,
+        shared: bool,
+    ) -> Result<Tx, sqlx::Error> {
+        match self {
+            Db::Sqlite(_) => self.begin().await,
+            Db::Postgres(pool) => {
+                let function = if shared {
+                    "pg_advisory_xact_lock_shared"
+                } else {
+                    "pg_advisory_xact_lock"
+                };
+                // Both values are integers formatted here, never text from outside.
+                let statement = format!("BEGIN; SELECT {function}({class}, {key})");
+                Ok(Tx::Postgres(pool.begin_with(statement).await?))
+            }
+        }
+    }
+
     /// One round trip to the database; returns how long it took.
     pub async fn ping(&self) -> Result<Duration, sqlx::Error> {
         let started = Instant::now();

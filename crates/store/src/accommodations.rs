@@ -241,6 +241,14 @@ pub async fn lock_calendar(conn: Conn<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Begin a write transaction holding accommodation `id`'s calendar lock shared (see
+/// [`lock_calendar_shared`]), in one round trip on PostgreSQL.
+pub async fn begin_with_calendar_shared(db: &Db, id: i64) -> Result<posada_db::Tx> {
+    Ok(db
+        .begin_locked(1, i32::try_from(id).unwrap_or(i32::MAX), true)
+        .await?)
+}
+
 /// Take one accommodation's calendar shared for the rest of the transaction: holds take it so
 /// that they never interleave with a block writer, while holds among themselves run in parallel
 /// (their overlaps are refused by the exclusion constraint, which waits for the other

@@ -189,32 +189,70 @@ pub async fn taken_stays_db(
 /// inside the same write transaction; the storage guard still refuses an overlap
 /// ([`StoreError::Overlap`]).
 pub async fn insert_hold(mut conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservation> {
+    const INSERT: &str = "INSERT INTO reservations (code, accommodation_id, check_in, check_out, guests, state, guest_name, guest_email, guest_phone,
+            channel, currency, total_minor, deposit_minor, quote, access_token_hash, expires_at, notes, trace_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'pre_reserved', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)";
     let now = Utc::now();
     let quote = serde_json::to_string(h.quote).map_err(corrupt)?;
-    let row: Row = on_conn!(conn.reborrow(), c => sqlx::query_as(&format!(
-        "INSERT INTO reservations (code, accommodation_id, check_in, check_out, guests, state, guest_name, guest_email, guest_phone,
-            channel, currency, total_minor, deposit_minor, quote, access_token_hash, expires_at, notes, trace_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'pre_reserved', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
-         RETURNING {COLUMNS}"))
-        .bind(h.code).bind(h.accommodation_id).bind(h.stay.check_in()).bind(h.stay.check_out())
-        .bind(i64::from(h.guests)).bind(h.guest_name).bind(h.guest_email).bind(h.guest_phone)
-        .bind(h.channel).bind(h.quote.currency.code()).bind(h.quote.total.minor).bind(h.quote.deposit.minor)
-        .bind(&quote).bind(h.access_token_hash).bind(h.expires_at).bind(h.notes).bind(h.trace_id).bind(now)
-        .fetch_one(&mut *c).await)
-    .map_err(|e| match StoreError::from(e) {
+    macro_rules! binds {
+        ($q:expr) => {
+            $q.bind(h.code)
+                .bind(h.accommodation_id)
+                .bind(h.stay.check_in())
+                .bind(h.stay.check_out())
+                .bind(i64::from(h.guests))
+                .bind(h.guest_name)
+                .bind(h.guest_email)
+                .bind(h.guest_phone)
+                .bind(h.channel)
+                .bind(h.quote.currency.code())
+                .bind(h.quote.total.minor)
+                .bind(h.quote.deposit.minor)
+                .bind(&quote)
+                .bind(h.access_token_hash)
+                .bind(h.expires_at)
+                .bind(h.notes)
+                .bind(h.trace_id)
+                .bind(now)
+        };
+    }
+    let duplicate_is_code = |e: sqlx::Error| match StoreError::from(e) {
         StoreError::Duplicate(_) => StoreError::Duplicate("code"),
         other => other,
-    })?;
-    record_history(
-        conn.reborrow(),
-        row.id,
-        None,
-        ReservationState::PreReserved,
-        h.actor,
-        None,
-        now,
-    )
-    .await?;
+    };
+    let row: Row = match conn.reborrow() {
+        // One statement: the reservation and its first history row.
+        Conn::Postgres(c) => {
+            let sql = format!(
+                "WITH r AS ({INSERT} RETURNING {COLUMNS}),
+                      h AS (INSERT INTO reservation_history (reservation_id, from_state, to_state, at, actor, reason)
+                            SELECT id, NULL, 'pre_reserved', $18, $19, NULL FROM r)
+                 SELECT {COLUMNS} FROM r"
+            );
+            binds!(sqlx::query_as(&sql))
+                .bind(h.actor.as_str())
+                .fetch_one(&mut *c)
+                .await
+                .map_err(duplicate_is_code)?
+        }
+        Conn::Sqlite(c) => {
+            let row: Row = binds!(sqlx::query_as(&format!("{INSERT} RETURNING {COLUMNS}")))
+                .fetch_one(&mut *c)
+                .await
+                .map_err(duplicate_is_code)?;
+            record_history(
+                conn.reborrow(),
+                row.id,
+                None,
+                ReservationState::PreReserved,
+                h.actor,
+                None,
+                now,
+            )
+            .await?;
+            row
+        }
+    };
     Reservation::try_from(row)
 }
 

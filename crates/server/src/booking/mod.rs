@@ -441,8 +441,9 @@ pub async fn create_hold(
 
     for _ in 0..3 {
         let code = ReservationCode::generate(&mut rand::rng());
-        let mut tx = state.db().begin().await?;
-        accommodations::lock_calendar_shared(tx.conn(), acc.accommodation.id).await?;
+        // The calendar lock, shared (holds run in parallel; blocks wait), with `BEGIN`.
+        let mut tx =
+            accommodations::begin_with_calendar_shared(state.db(), acc.accommodation.id).await?;
         let taken = reservations::taken_stays(
             tx.conn(),
             acc.accommodation.id,
@@ -483,7 +484,8 @@ pub async fn create_hold(
             Err(e) => return Err(e.into()),
         };
         let jobs = state.jobs();
-        // The expiry and the reminder go in with one statement.
+        // The expiry and the reminder (and, below, the messages' delivery jobs) go in with one
+        // statement.
         let mut timed = vec![
             NewJob::new(
                 &ExpireHold {
@@ -507,12 +509,34 @@ pub async fn create_hold(
                 .map_err(|e| BookingError::Internal(anyhow::anyhow!("serializing a job: {e}")))?,
             );
         }
-        jobs.enqueue_many_in(tx.conn(), timed).await?;
         if state.services().mercadopago.is_some() {
             crate::jobs::payments::enqueue_payment_link(state, &mut tx, &reservation).await?;
         }
-        outbox::guest(state, &mut tx, &reservation, &acc, "hold_created").await?;
-        outbox::owner(state, &mut tx, &reservation, &acc, "owner_new_reservation").await?;
+        // The messages' delivery jobs join the expiry and the reminder: one statement for all.
+        let none = &serde_json::Value::Null;
+        let hold_created = "hold_created";
+        outbox::guest_into(
+            state,
+            &mut tx,
+            &reservation,
+            &acc,
+            hold_created,
+            none,
+            Some(&mut timed),
+        )
+        .await?;
+        let new_reservation = "owner_new_reservation";
+        outbox::owner_into(
+            state,
+            &mut tx,
+            &reservation,
+            &acc,
+            new_reservation,
+            none,
+            Some(&mut timed),
+        )
+        .await?;
+        jobs.enqueue_many_in(tx.conn(), timed).await?;
         jobs.commit(tx).await?;
         state.calendar_changed();
         metrics::counter!("reservations_created_total", "channel" => channel.to_string())

@@ -7,7 +7,7 @@
 //! exists if and only if its delivery is scheduled.
 
 use posada_db::Tx;
-use posada_jobs::JobOptions;
+use posada_jobs::{JobOptions, NewJob};
 use posada_store::accommodations::StoredAccommodation;
 use posada_store::notifications::{self, NewNotification};
 use posada_store::reservations::Reservation;
@@ -46,6 +46,15 @@ pub fn template_data(state: &AppState, r: &Reservation, acc: &StoredAccommodatio
     })
 }
 
+/// Where the delivery job of a new outbox row goes.
+pub enum JobSink<'a> {
+    /// Enqueued at once, in the caller's transaction.
+    Now,
+    /// Collected, for the caller to enqueue with its other jobs in one statement (still inside
+    /// its transaction).
+    Into(&'a mut Vec<NewJob>),
+}
+
 /// Write one outbox row and, when it is new, enqueue its delivery job in the same transaction.
 /// Returns the row id, `None` when the dedupe key was already used.
 pub async fn write_row(
@@ -54,39 +63,48 @@ pub async fn write_row(
     n: &NewNotification<'_>,
     trace_id: Option<&str>,
 ) -> Result<Option<i64>, BookingError> {
+    write_row_into(state, tx, n, trace_id, JobSink::Now).await
+}
+
+/// [`write_row`], with the delivery job going to `sink`.
+pub async fn write_row_into(
+    state: &AppState,
+    tx: &mut Tx,
+    n: &NewNotification<'_>,
+    trace_id: Option<&str>,
+    sink: JobSink<'_>,
+) -> Result<Option<i64>, BookingError> {
     let Some(id) = notifications::insert(tx.conn(), n).await? else {
         return Ok(None);
     };
-    state
-        .jobs()
-        .enqueue_in(
-            tx.conn(),
-            &DeliverNotification {
-                notification_id: id,
-            },
-            JobOptions {
-                unique_key: Some(format!("notify:{id}")),
-                trace_id: trace_id.map(str::to_string),
-                ..JobOptions::default()
-            },
-        )
-        .await?;
+    let job = DeliverNotification {
+        notification_id: id,
+    };
+    let opts = JobOptions {
+        unique_key: Some(format!("notify:{id}")),
+        trace_id: trace_id.map(str::to_string),
+        ..JobOptions::default()
+    };
+    match sink {
+        JobSink::Now => {
+            state.jobs().enqueue_in(tx.conn(), &job, opts).await?;
+        }
+        JobSink::Into(jobs) => jobs.push(
+            NewJob::new(&job, opts)
+                .map_err(|e| BookingError::Internal(anyhow::anyhow!("serializing a job: {e}")))?,
+        ),
+    }
     Ok(Some(id))
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one row's fields, called from three places"
-)]
 async fn write(
     state: &AppState,
     tx: &mut Tx,
     r: &Reservation,
-    audience: &str,
-    channel: &str,
-    recipient: &str,
+    (audience, channel, recipient): (&str, &str, &str),
     template: &str,
     data: &Value,
+    sink: JobSink<'_>,
 ) -> Result<(), BookingError> {
     // Messages about a payment are per payment (two rejected payments are two messages).
     let suffix = data
@@ -94,7 +112,7 @@ async fn write(
         .and_then(Value::as_str)
         .map(|p| format!(":payment-{p}"))
         .unwrap_or_default();
-    write_row(
+    write_row_into(
         state,
         tx,
         &NewNotification {
@@ -107,6 +125,7 @@ async fn write(
             dedupe_key: Some(format!("{template}:{}:{audience}:{channel}{suffix}", r.id)),
         },
         r.trace_id.as_deref(),
+        sink,
     )
     .await?;
     Ok(())
@@ -143,14 +162,54 @@ pub async fn guest_with(
     template: &str,
     extra: &Value,
 ) -> Result<(), BookingError> {
+    guest_into(state, tx, r, acc, template, extra, None).await
+}
+
+/// [`guest_with`]; with `jobs`, the delivery jobs are collected there instead of enqueued.
+pub async fn guest_into(
+    state: &AppState,
+    tx: &mut Tx,
+    r: &Reservation,
+    acc: &StoredAccommodation,
+    template: &str,
+    extra: &Value,
+    mut jobs: Option<&mut Vec<NewJob>>,
+) -> Result<(), BookingError> {
     let data = merged(state, r, acc, extra);
     if let Some(phone) = &r.guest_phone {
-        write(state, tx, r, "guest", "whatsapp", phone, template, &data).await?;
+        let sink = sink(&mut jobs);
+        write(
+            state,
+            tx,
+            r,
+            ("guest", "whatsapp", phone),
+            template,
+            &data,
+            sink,
+        )
+        .await?;
     }
     if let Some(email) = &r.guest_email {
-        write(state, tx, r, "guest", "email", email, template, &data).await?;
+        let sink = sink(&mut jobs);
+        write(
+            state,
+            tx,
+            r,
+            ("guest", "email", email),
+            template,
+            &data,
+            sink,
+        )
+        .await?;
     }
     Ok(())
+}
+
+fn sink<'a>(jobs: &'a mut Option<&mut Vec<NewJob>>) -> JobSink<'a> {
+    match jobs {
+        Some(v) => JobSink::Into(v),
+        None => JobSink::Now,
+    }
 }
 
 /// Ask for a message to the owner on the channels configured for them.
@@ -173,13 +232,46 @@ pub async fn owner_with(
     template: &str,
     extra: &Value,
 ) -> Result<(), BookingError> {
+    owner_into(state, tx, r, acc, template, extra, None).await
+}
+
+/// [`owner_with`]; with `jobs`, the delivery jobs are collected there instead of enqueued.
+pub async fn owner_into(
+    state: &AppState,
+    tx: &mut Tx,
+    r: &Reservation,
+    acc: &StoredAccommodation,
+    template: &str,
+    extra: &Value,
+    mut jobs: Option<&mut Vec<NewJob>>,
+) -> Result<(), BookingError> {
     let data = merged(state, r, acc, extra);
     let settings = state.settings();
     if let Some(email) = settings.owner_email.as_deref().filter(|e| !e.is_empty()) {
-        write(state, tx, r, "owner", "email", email, template, &data).await?;
+        let sink = sink(&mut jobs);
+        write(
+            state,
+            tx,
+            r,
+            ("owner", "email", email),
+            template,
+            &data,
+            sink,
+        )
+        .await?;
     }
     if let Some(phone) = settings.owner_phone.as_deref().filter(|p| !p.is_empty()) {
-        write(state, tx, r, "owner", "whatsapp", phone, template, &data).await?;
+        let sink = sink(&mut jobs);
+        write(
+            state,
+            tx,
+            r,
+            ("owner", "whatsapp", phone),
+            template,
+            &data,
+            sink,
+        )
+        .await?;
     }
     Ok(())
 }
