@@ -419,6 +419,18 @@ impl From<sqlx::Error> for ReplyError {
     }
 }
 
+/// The owner answered `phone` (digits) some other way: clear the hand-off. `false` when there is
+/// no conversation with that phone.
+pub async fn resolve(state: &AppState, phone: &str) -> anyhow::Result<bool> {
+    let mut tx = state.db().begin().await?;
+    let found = conversations::resolve(tx.conn(), phone, Utc::now()).await?;
+    tx.commit().await?;
+    if found {
+        tracing::info!(guest.phone = %mask_phone(phone), "conversation marked resolved");
+    }
+    Ok(found)
+}
+
 /// Send the owner's free-form `text` to `phone` (digits) now, store it and clear the wait.
 pub async fn reply(state: &AppState, phone: &str, text: &str) -> Result<Message, ReplyError> {
     let db = state.db();

@@ -46,15 +46,6 @@ pub fn template_data(state: &AppState, r: &Reservation, acc: &StoredAccommodatio
     })
 }
 
-/// Where the delivery job of a new outbox row goes.
-pub enum JobSink<'a> {
-    /// Enqueued at once, in the caller's transaction.
-    Now,
-    /// Collected, for the caller to enqueue with its other jobs in one statement (still inside
-    /// its transaction).
-    Into(&'a mut Vec<NewJob>),
-}
-
 /// Write one outbox row and, when it is new, enqueue its delivery job in the same transaction.
 /// Returns the row id, `None` when the dedupe key was already used.
 pub async fn write_row(
@@ -63,16 +54,17 @@ pub async fn write_row(
     n: &NewNotification<'_>,
     trace_id: Option<&str>,
 ) -> Result<Option<i64>, BookingError> {
-    write_row_into(state, tx, n, trace_id, JobSink::Now).await
+    write_row_into(state, tx, n, trace_id, None).await
 }
 
-/// [`write_row`], with the delivery job going to `sink`.
+/// [`write_row`]; with `jobs`, the delivery job is collected there (for the caller to enqueue
+/// with its other jobs in one statement, inside its transaction) instead of enqueued now.
 pub async fn write_row_into(
     state: &AppState,
     tx: &mut Tx,
     n: &NewNotification<'_>,
     trace_id: Option<&str>,
-    sink: JobSink<'_>,
+    jobs: Option<&mut Vec<NewJob>>,
 ) -> Result<Option<i64>, BookingError> {
     let Some(id) = notifications::insert(tx.conn(), n).await? else {
         return Ok(None);
@@ -85,11 +77,11 @@ pub async fn write_row_into(
         trace_id: trace_id.map(str::to_string),
         ..JobOptions::default()
     };
-    match sink {
-        JobSink::Now => {
+    match jobs {
+        None => {
             state.jobs().enqueue_in(tx.conn(), &job, opts).await?;
         }
-        JobSink::Into(jobs) => jobs.push(
+        Some(jobs) => jobs.push(
             NewJob::new(&job, opts)
                 .map_err(|e| BookingError::Internal(anyhow::anyhow!("serializing a job: {e}")))?,
         ),
@@ -104,7 +96,7 @@ async fn write(
     (audience, channel, recipient): (&str, &str, &str),
     template: &str,
     data: &Value,
-    sink: JobSink<'_>,
+    jobs: Option<&mut Vec<NewJob>>,
 ) -> Result<(), BookingError> {
     // Messages about a payment are per payment (two rejected payments are two messages).
     let suffix = data
@@ -125,7 +117,7 @@ async fn write(
             dedupe_key: Some(format!("{template}:{}:{audience}:{channel}{suffix}", r.id)),
         },
         r.trace_id.as_deref(),
-        sink,
+        jobs,
     )
     .await?;
     Ok(())
@@ -173,43 +165,42 @@ pub async fn guest_into(
     acc: &StoredAccommodation,
     template: &str,
     extra: &Value,
-    mut jobs: Option<&mut Vec<NewJob>>,
+    jobs: Option<&mut Vec<NewJob>>,
 ) -> Result<(), BookingError> {
-    let data = merged(state, r, acc, extra);
-    if let Some(phone) = &r.guest_phone {
-        let sink = sink(&mut jobs);
-        write(
-            state,
-            tx,
-            r,
-            ("guest", "whatsapp", phone),
-            template,
-            &data,
-            sink,
-        )
-        .await?;
-    }
-    if let Some(email) = &r.guest_email {
-        let sink = sink(&mut jobs);
-        write(
-            state,
-            tx,
-            r,
-            ("guest", "email", email),
-            template,
-            &data,
-            sink,
-        )
-        .await?;
-    }
-    Ok(())
+    let to = [
+        ("whatsapp", r.guest_phone.as_deref()),
+        ("email", r.guest_email.as_deref()),
+    ];
+    write_each(
+        state,
+        tx,
+        r,
+        ("guest", to),
+        template,
+        &merged(state, r, acc, extra),
+        jobs,
+    )
+    .await
 }
 
-fn sink<'a>(jobs: &'a mut Option<&mut Vec<NewJob>>) -> JobSink<'a> {
-    match jobs {
-        Some(v) => JobSink::Into(v),
-        None => JobSink::Now,
+/// One row per channel with a recipient, for `audience`.
+async fn write_each(
+    state: &AppState,
+    tx: &mut Tx,
+    r: &Reservation,
+    (audience, to): (&str, [(&str, Option<&str>); 2]),
+    template: &str,
+    data: &Value,
+    mut jobs: Option<&mut Vec<NewJob>>,
+) -> Result<(), BookingError> {
+    for (channel, recipient) in to {
+        let Some(recipient) = recipient.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let target = (audience, channel, recipient);
+        write(state, tx, r, target, template, data, jobs.as_deref_mut()).await?;
     }
+    Ok(())
 }
 
 /// Ask for a message to the owner on the channels configured for them.
@@ -243,37 +234,23 @@ pub async fn owner_into(
     acc: &StoredAccommodation,
     template: &str,
     extra: &Value,
-    mut jobs: Option<&mut Vec<NewJob>>,
+    jobs: Option<&mut Vec<NewJob>>,
 ) -> Result<(), BookingError> {
-    let data = merged(state, r, acc, extra);
     let settings = state.settings();
-    if let Some(email) = settings.owner_email.as_deref().filter(|e| !e.is_empty()) {
-        let sink = sink(&mut jobs);
-        write(
-            state,
-            tx,
-            r,
-            ("owner", "email", email),
-            template,
-            &data,
-            sink,
-        )
-        .await?;
-    }
-    if let Some(phone) = settings.owner_phone.as_deref().filter(|p| !p.is_empty()) {
-        let sink = sink(&mut jobs);
-        write(
-            state,
-            tx,
-            r,
-            ("owner", "whatsapp", phone),
-            template,
-            &data,
-            sink,
-        )
-        .await?;
-    }
-    Ok(())
+    let to = [
+        ("email", settings.owner_email.as_deref()),
+        ("whatsapp", settings.owner_phone.as_deref()),
+    ];
+    write_each(
+        state,
+        tx,
+        r,
+        ("owner", to),
+        template,
+        &merged(state, r, acc, extra),
+        jobs,
+    )
+    .await
 }
 
 /// Ask for a message to the owner that concerns no known reservation (a payment nobody can match),

@@ -236,17 +236,11 @@ async fn resolve(
     Path(phone): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let phone = phone_param(&phone)?;
-    let mut tx = state.db().begin().await?;
-    let found = conversations::resolve(tx.conn(), &phone, Utc::now())
+    let found = crate::conversations::resolve(&state, &phone)
         .await
         .map_err(Problem::internal)?;
-    tx.commit().await?;
     if !found {
         return Err(Problem::not_found("conversation"));
     }
-    tracing::info!(
-        guest.phone = %crate::http::security::mask_phone(&phone),
-        "conversation marked resolved"
-    );
     Ok(Json(view(&state, &phone, 100).await?))
 }

@@ -134,6 +134,22 @@ fn csrf_ok(session: &Session, given: Option<&str>) -> bool {
     })
 }
 
+/// The session behind a state-changing form: logged in (401 otherwise) and carrying the session's
+/// CSRF token (403 otherwise).
+async fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<Session, Problem> {
+    let Some(session) = current_session(state, headers).await? else {
+        return Err(Problem::unauthorized("log in to the dashboard first"));
+    };
+    if !csrf_ok(&session, csrf) {
+        return Err(csrf_problem());
+    }
+    Ok(session)
+}
+
 fn csrf_problem() -> Problem {
     Problem::forbidden(
         "the form's CSRF token is missing or wrong; reload the dashboard and try again",
@@ -417,12 +433,7 @@ async fn reply(
     Path(phone): Path<String>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Response, Problem> {
-    let Some(session) = current_session(&state, &headers).await? else {
-        return Err(Problem::unauthorized("log in to the dashboard first"));
-    };
-    if !csrf_ok(&session, form.csrf_token.as_deref()) {
-        return Err(csrf_problem());
-    }
+    form_session(&state, &headers, form.csrf_token.as_deref()).await?;
     let text = form.text.as_deref().map(str::trim).unwrap_or("");
     if text.is_empty() {
         return Ok(form_error(
@@ -465,18 +476,11 @@ async fn resolve(
     Path(phone): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let Some(session) = current_session(&state, &headers).await? else {
-        return Err(Problem::unauthorized("log in to the dashboard first"));
-    };
-    if !csrf_ok(&session, form.csrf_token.as_deref()) {
-        return Err(csrf_problem());
-    }
+    form_session(&state, &headers, form.csrf_token.as_deref()).await?;
     let phone = crate::conversations::digits(&phone);
-    let mut tx = state.db().begin().await?;
-    let found = posada_store::conversations::resolve(tx.conn(), &phone, Utc::now())
+    let found = crate::conversations::resolve(&state, &phone)
         .await
         .map_err(Problem::internal)?;
-    tx.commit().await?;
     if !found {
         return Ok(form_error(
             StatusCode::NOT_FOUND,
@@ -498,12 +502,7 @@ async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let Some(session) = current_session(&state, &headers).await? else {
-        return Err(Problem::unauthorized("log in to the dashboard first"));
-    };
-    if !csrf_ok(&session, form.csrf_token.as_deref()) {
-        return Err(csrf_problem());
-    }
+    let session = form_session(&state, &headers, form.csrf_token.as_deref()).await?;
     posada_store::ops::delete_session(state.db(), &session.token_hash)
         .await
         .map_err(Problem::internal)?;
@@ -524,12 +523,7 @@ async fn run_task(
     Path(name): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let Some(session) = current_session(&state, &headers).await? else {
-        return Err(Problem::unauthorized("log in to the dashboard first"));
-    };
-    if !csrf_ok(&session, form.csrf_token.as_deref()) {
-        return Err(csrf_problem());
-    }
+    form_session(&state, &headers, form.csrf_token.as_deref()).await?;
     let found = state
         .jobs()
         .admin()
