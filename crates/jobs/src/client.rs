@@ -6,7 +6,10 @@
 //! its own workers directly; other processes find the job by polling.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 
 use posada_db::{Conn, Db, Tx};
 use tokio::sync::Notify;
@@ -21,14 +24,38 @@ use crate::store::{Store, pg, sqlite};
 const INSERT_CHUNK: usize = 10_000;
 
 /// In-process wake-ups: one [`Notify`] per queue, one for the stager and one for the scheduler.
-#[derive(Default)]
+///
+/// The stager is only woken for a scheduled job due before the stager's own next run: a hold's
+/// expiry 30 minutes out needs no stager run now (it would find nothing to promote).
 pub(crate) struct Hub {
     queues: Mutex<HashMap<String, Arc<Notify>>>,
     stager: Notify,
     scheduler: Notify,
-    /// Queues enqueued to inside a transaction not yet committed through [`Jobs::commit`].
+    /// When the stager runs next on its own, in milliseconds since the epoch (`i64::MAX` until
+    /// its first run).
+    stager_sleeps_until: AtomicI64,
+    /// Queues enqueued to (available jobs) inside a transaction not yet committed through
+    /// [`Jobs::commit`].
     pending: Mutex<HashSet<String>>,
-    pending_scheduled: std::sync::atomic::AtomicBool,
+    /// Whether `pending` may hold something (checked without the lock on every commit).
+    pending_any: AtomicBool,
+    /// Earliest run time (ms) of scheduled jobs enqueued in a transaction not yet committed;
+    /// `i64::MAX` when none.
+    pending_due: AtomicI64,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            queues: Mutex::default(),
+            stager: Notify::new(),
+            scheduler: Notify::new(),
+            stager_sleeps_until: AtomicI64::new(i64::MAX),
+            pending: Mutex::default(),
+            pending_any: AtomicBool::new(false),
+            pending_due: AtomicI64::new(i64::MAX),
+        }
+    }
 }
 
 impl Hub {
@@ -52,6 +79,28 @@ impl Hub {
         &self.stager
     }
 
+    /// The stager is about to stage, and runs again within `poll` of now at the latest unless
+    /// the run itself is slow. A job committed during the run, after its snapshot, and due
+    /// after that bound is therefore promoted late by at most the run's duration; waking the
+    /// stager for every such job instead would keep it staging back to back under load.
+    pub(crate) fn stager_running(&self, poll: std::time::Duration) {
+        let poll = chrono::TimeDelta::from_std(poll).unwrap_or_default();
+        self.stager_sleeping_until(Utc::now() + poll);
+    }
+
+    /// The stager sleeps until `until` unless woken.
+    pub(crate) fn stager_sleeping_until(&self, until: DateTime<Utc>) {
+        self.stager_sleeps_until
+            .store(until.timestamp_millis(), Ordering::SeqCst);
+    }
+
+    /// A scheduled job due at `due` exists now: wake the stager if it would otherwise run later.
+    fn scheduled(&self, due_ms: i64) {
+        if due_ms < self.stager_sleeps_until.load(Ordering::SeqCst) {
+            self.wake_stager();
+        }
+    }
+
     pub(crate) fn wake_scheduler(&self) {
         self.scheduler.notify_one();
     }
@@ -60,41 +109,51 @@ impl Hub {
         &self.scheduler
     }
 
-    fn enqueued(&self, queue: &str, available: bool) {
+    fn enqueued(&self, job: &NewJob, available: bool) {
         if available {
-            self.wake(queue);
+            self.wake(&job.queue);
         } else {
-            self.wake_stager();
+            self.scheduled(due_ms(job));
         }
     }
 
-    fn enqueued_in_tx(&self, queue: &str, available: bool) {
+    fn enqueued_in_tx(&self, job: &NewJob, available: bool) {
         if available {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            if !p.contains(queue) {
-                p.insert(queue.to_string());
+            if !p.contains(job.queue.as_str()) {
+                p.insert(job.queue.clone());
             }
+            self.pending_any.store(true, Ordering::SeqCst);
         } else {
-            self.pending_scheduled
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+            self.pending_due.fetch_min(due_ms(job), Ordering::SeqCst);
         }
     }
 
     fn committed(&self) {
-        let queues: Vec<String> = {
-            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            p.drain().collect()
-        };
-        for q in queues {
-            self.wake(&q);
+        if self.pending_any.swap(false, Ordering::SeqCst) {
+            let queues: Vec<String> = {
+                let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                p.drain().collect()
+            };
+            for q in queues {
+                self.wake(&q);
+            }
         }
-        if self
-            .pending_scheduled
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            self.wake_stager();
+        let due = self.pending_due.swap(i64::MAX, Ordering::SeqCst);
+        if due != i64::MAX {
+            self.scheduled(due);
         }
     }
+}
+
+/// When `job` is due, in milliseconds since the epoch (`None` is now).
+fn due_ms(job: &NewJob) -> i64 {
+    job.run_at.unwrap_or_else(Utc::now).timestamp_millis()
+}
+
+/// Whether `job` is inserted available (no run time, or one already past).
+fn available_now(job: &NewJob, now: DateTime<Utc>) -> bool {
+    job.run_at.is_none_or(|t| t <= now)
 }
 
 /// The handle for enqueuing jobs. Cheap to clone (a pool and an in-process waker).
@@ -143,7 +202,7 @@ impl Jobs {
         };
         Ok(got.map(|(id, available)| {
             m::enqueued(&new.kind, 1);
-            self.hub.enqueued(&new.queue, available);
+            self.hub.enqueued(new, available);
             id
         }))
     }
@@ -172,7 +231,7 @@ impl Jobs {
         };
         Ok(got.map(|(id, available)| {
             m::enqueued(&new.kind, 1);
-            self.hub.enqueued_in_tx(&new.queue, available);
+            self.hub.enqueued_in_tx(new, available);
             id
         }))
     }
@@ -194,14 +253,20 @@ impl Jobs {
         jobs: Vec<NewJob>,
     ) -> Result<u64, JobsError> {
         let n = self.insert_chunks(conn, &jobs).await?;
+        let now = Utc::now();
         let mut seen: HashSet<&str> = HashSet::new();
+        let mut earliest: Option<&NewJob> = None;
         for j in &jobs {
-            if seen.insert(j.queue.as_str()) {
-                self.hub.enqueued_in_tx(&j.queue, true);
+            if available_now(j, now) {
+                if seen.insert(j.queue.as_str()) {
+                    self.hub.enqueued_in_tx(j, true);
+                }
+            } else if earliest.is_none_or(|e| j.run_at < e.run_at) {
+                earliest = Some(j);
             }
         }
-        if jobs.iter().any(|j| j.run_at.is_some()) {
-            self.hub.enqueued_in_tx("", false);
+        if let Some(j) = earliest {
+            self.hub.enqueued_in_tx(j, false);
         }
         Ok(n)
     }
@@ -230,14 +295,20 @@ impl Jobs {
     }
 
     fn wake_for(&self, jobs: &[NewJob]) {
+        let now = Utc::now();
         let mut seen: HashSet<&str> = HashSet::new();
+        let mut earliest: Option<&NewJob> = None;
         for j in jobs {
-            if seen.insert(j.queue.as_str()) {
-                self.hub.wake(&j.queue);
+            if available_now(j, now) {
+                if seen.insert(j.queue.as_str()) {
+                    self.hub.wake(&j.queue);
+                }
+            } else if earliest.is_none_or(|e| j.run_at < e.run_at) {
+                earliest = Some(j);
             }
         }
-        if jobs.iter().any(|j| j.run_at.is_some()) {
-            self.hub.wake_stager();
+        if let Some(j) = earliest {
+            self.hub.enqueued(j, false);
         }
     }
 
@@ -268,5 +339,62 @@ impl Jobs {
             store: Store::plain(&self.db),
             hub: self.hub.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+
+    fn job_due_in(minutes: i64) -> NewJob {
+        NewJob {
+            kind: "k".into(),
+            queue: "default".into(),
+            args: "{}".into(),
+            priority: 0,
+            max_attempts: 1,
+            run_at: Some(Utc::now() + chrono::TimeDelta::minutes(minutes)),
+            unique_key: None,
+            trace_id: None,
+        }
+    }
+
+    /// Whether the stager holds a wake-up (and take it).
+    fn stager_woken(hub: &Hub) -> bool {
+        hub.stager().notified().now_or_never().is_some()
+    }
+
+    #[test]
+    fn the_stager_is_woken_only_for_jobs_due_before_its_next_run() {
+        let hub = Hub::default();
+        // Before its first run, every scheduled job wakes it.
+        hub.enqueued(&job_due_in(30), false);
+        assert!(stager_woken(&hub));
+
+        hub.stager_sleeping_until(Utc::now() + chrono::TimeDelta::seconds(1));
+        // A hold's expiry, half an hour out: the stager's own next run comes first.
+        hub.enqueued_in_tx(&job_due_in(30), false);
+        hub.committed();
+        assert!(!stager_woken(&hub));
+        hub.enqueued(&job_due_in(30), false);
+        assert!(!stager_woken(&hub));
+        // Due before that run (already due, here): wake it.
+        hub.enqueued_in_tx(&job_due_in(30), false);
+        hub.enqueued_in_tx(&job_due_in(-1), false);
+        assert!(!stager_woken(&hub), "nothing before the commit");
+        hub.committed();
+        assert!(stager_woken(&hub));
+        // The pending due time was consumed by that commit.
+        hub.committed();
+        assert!(!stager_woken(&hub));
+
+        // While it stages, its next run is at most a poll interval away.
+        hub.stager_running(std::time::Duration::from_secs(1));
+        hub.enqueued(&job_due_in(30), false);
+        assert!(!stager_woken(&hub));
+        hub.enqueued(&job_due_in(0), false);
+        assert!(stager_woken(&hub));
     }
 }

@@ -154,6 +154,7 @@ async fn rescuer<S: Clone + Send + Sync + 'static>(
 async fn stager<S: Clone + Send + Sync + 'static>(shared: Arc<Shared<S>>, stop: CancellationToken) {
     loop {
         let mut wait = shared.config.poll_interval;
+        shared.hub.stager_running(wait);
         match shared.store.stage().await {
             Ok(staged) => {
                 for q in &staged.queues {
@@ -169,6 +170,10 @@ async fn stager<S: Clone + Send + Sync + 'static>(shared: Arc<Shared<S>>, stop: 
             }
             Err(e) => tracing::warn!(error = %e, "promoting due jobs failed"),
         }
+        // Enqueues of jobs due after this need not wake it (a permit stored meanwhile still does).
+        shared.hub.stager_sleeping_until(
+            Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default(),
+        );
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shared.hub.stager().notified() => {}

@@ -281,7 +281,7 @@ pub(crate) async fn rescue(pool: &PgPool) -> Result<(Vec<Rescued>, Vec<String>),
                 finished_at = CASE WHEN attempt >= max_attempts THEN clock_timestamp() END,
                 last_error = 'lease expired: worker ' || COALESCE(node_id, '?') || ' stopped renewing it',
                 attempt_token = NULL, lease_expires_at = NULL
-            WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < clock_timestamp()
+            WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < statement_timestamp()
                          ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
             RETURNING id, kind, queue, attempt, state, last_error, node_id
          ),
@@ -308,18 +308,20 @@ pub(crate) async fn rescue(pool: &PgPool) -> Result<(Vec<Rescued>, Vec<String>),
     Ok((rescued, queues))
 }
 
+/// `statement_timestamp()`, not `clock_timestamp()`: a stable function can bound the index scan
+/// on `jobs_due_idx`; a volatile one is a filter over every scheduled row.
 pub(crate) async fn stage(pool: &PgPool) -> Result<Staged, sqlx::Error> {
     let (promoted, queues, _, next_due): (i64, Option<Vec<String>>, i64, Option<DateTime<Utc>>) = sqlx::query_as(
         "WITH p AS (
             UPDATE jobs SET state = 'available'
-            WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= clock_timestamp()
+            WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= statement_timestamp()
                          ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)
             RETURNING queue
          ),
          q AS (SELECT DISTINCT queue FROM p),
          n AS (SELECT pg_notify('posada_jobs', queue) FROM q)
          SELECT (SELECT count(*) FROM p), (SELECT array_agg(queue) FROM q), (SELECT count(*) FROM n),
-                (SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at > clock_timestamp())",
+                (SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at > statement_timestamp())",
     )
     .fetch_one(pool)
     .await?;
