@@ -4,6 +4,8 @@
 //! so two racing changes (a confirmation and an expiry) have exactly one winner, and each change
 //! writes one history row in the same transaction.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use posada_db::{Conn, Db};
 use posada_domain::{Actor, Currency, Money, Quote, ReservationState, Stay};
@@ -185,13 +187,42 @@ pub async fn taken_stays_db(
     stays(rows)
 }
 
-/// Insert a hold (`pre_reserved`) and its first history row. The caller has checked the nights
-/// inside the same write transaction; the storage guard still refuses an overlap
-/// ([`StoreError::Overlap`]).
-pub async fn insert_hold(mut conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservation> {
-    const INSERT: &str = "INSERT INTO reservations (code, accommodation_id, check_in, check_out, guests, state, guest_name, guest_email, guest_phone,
-            channel, currency, total_minor, deposit_minor, quote, access_token_hash, expires_at, notes, trace_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'pre_reserved', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)";
+/// Insert a hold (`pre_reserved`) and its first history row, with only the storage guard
+/// between it and an overlap ([`StoreError::Overlap`]): blocks are not checked. Flows use
+/// [`insert_hold_if_free`]; this is the guard's own test surface.
+pub async fn insert_hold(conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservation> {
+    insert(conn, h, false).await
+}
+
+/// Insert a hold (`pre_reserved`) and its first history row if no active reservation or block
+/// takes any of its nights; [`StoreError::Overlap`] when one does. Inside the hold's write
+/// transaction (the calendar lock held): on PostgreSQL the check is part of the insert statement
+/// (one round trip); on SQLite it is a read just before it. Either way the storage guard stays
+/// behind it for reservations written concurrently.
+pub async fn insert_hold_if_free(mut conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservation> {
+    if matches!(conn, Conn::Sqlite(_)) {
+        let taken = taken_stays(
+            conn.reborrow(),
+            h.accommodation_id,
+            h.stay.check_in(),
+            h.stay.check_out(),
+        )
+        .await?;
+        if !taken.is_empty() {
+            return Err(StoreError::Overlap);
+        }
+    }
+    insert(conn, h, true).await
+}
+
+async fn insert(mut conn: Conn<'_>, h: &NewHold<'_>, if_free: bool) -> Result<Reservation> {
+    const COLUMNS_IN: &str = "INSERT INTO reservations (code, accommodation_id, check_in, check_out, guests, state, guest_name, guest_email, guest_phone,
+            channel, currency, total_minor, deposit_minor, quote, access_token_hash, expires_at, notes, trace_id, created_at, updated_at)";
+    const VALUES: &str = "$1, $2, $3, $4, $5, 'pre_reserved', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18";
+    // `TAKEN`'s overlap rule ($3 = check-in, $4 = check-out here).
+    const FREE: &str = "NOT EXISTS (SELECT 1 FROM reservations WHERE accommodation_id = $2
+              AND state IN ('pre_reserved', 'confirmed') AND check_in < $4 AND check_out > $3)
+         AND NOT EXISTS (SELECT 1 FROM blocks WHERE accommodation_id = $2 AND start_date < $4 AND end_date > $3)";
     let now = Utc::now();
     let quote = serde_json::to_string(h.quote).map_err(corrupt)?;
     macro_rules! binds {
@@ -221,25 +252,37 @@ pub async fn insert_hold(mut conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservat
         other => other,
     };
     let row: Row = match conn.reborrow() {
-        // One statement: the reservation and its first history row.
+        // One statement: the check (when asked), the reservation and its first history row.
         Conn::Postgres(c) => {
-            let sql = format!(
-                "WITH r AS ({INSERT} RETURNING {COLUMNS}),
-                      h AS (INSERT INTO reservation_history (reservation_id, from_state, to_state, at, actor, reason)
-                            SELECT id, NULL, 'pre_reserved', $18, $19, NULL FROM r)
-                 SELECT {COLUMNS} FROM r"
-            );
-            binds!(sqlx::query_as(&sql))
+            static SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
+                [
+                    format!("{COLUMNS_IN} VALUES ({VALUES})"),
+                    format!("{COLUMNS_IN} SELECT {VALUES} WHERE {FREE}"),
+                ]
+                .map(|insert| {
+                    format!(
+                        "WITH r AS ({insert} RETURNING {COLUMNS}),
+                              h AS (INSERT INTO reservation_history (reservation_id, from_state, to_state, at, actor, reason)
+                                    SELECT id, NULL, 'pre_reserved', $18, $19, NULL FROM r)
+                         SELECT {COLUMNS} FROM r"
+                    )
+                })
+            });
+            let sql = &SQL[usize::from(if_free)];
+            let row: Option<Row> = binds!(sqlx::query_as(sql))
                 .bind(h.actor.as_str())
-                .fetch_one(&mut *c)
-                .await
-                .map_err(duplicate_is_code)?
-        }
-        Conn::Sqlite(c) => {
-            let row: Row = binds!(sqlx::query_as(&format!("{INSERT} RETURNING {COLUMNS}")))
-                .fetch_one(&mut *c)
+                .fetch_optional(&mut *c)
                 .await
                 .map_err(duplicate_is_code)?;
+            row.ok_or(StoreError::Overlap)?
+        }
+        Conn::Sqlite(c) => {
+            let row: Row = binds!(sqlx::query_as(&format!(
+                "{COLUMNS_IN} VALUES ({VALUES}) RETURNING {COLUMNS}"
+            )))
+            .fetch_one(&mut *c)
+            .await
+            .map_err(duplicate_is_code)?;
             record_history(
                 conn.reborrow(),
                 row.id,

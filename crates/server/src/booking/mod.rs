@@ -444,17 +444,6 @@ pub async fn create_hold(
         // The calendar lock, shared (holds run in parallel; blocks wait), with `BEGIN`.
         let mut tx =
             accommodations::begin_with_calendar_shared(state.db(), acc.accommodation.id).await?;
-        let taken = reservations::taken_stays(
-            tx.conn(),
-            acc.accommodation.id,
-            stay.check_in(),
-            stay.check_out(),
-        )
-        .await?;
-        if !availability::is_free(&stay, &taken) {
-            tx.rollback().await?;
-            return Err(taken_error(state, &acc, &stay, req.guests).await);
-        }
         let hold = NewHold {
             code: code.as_str(),
             access_token_hash: &token_hash,
@@ -471,7 +460,8 @@ pub async fn create_hold(
             trace_id,
             actor: Actor::Guest,
         };
-        let reservation = match reservations::insert_hold(tx.conn(), &hold).await {
+        // Refused (`Overlap`) when a reservation or block takes a night: checked in the insert.
+        let reservation = match reservations::insert_hold_if_free(tx.conn(), &hold).await {
             Ok(r) => r,
             Err(StoreError::Duplicate(_)) => {
                 tx.rollback().await?;

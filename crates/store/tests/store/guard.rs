@@ -15,28 +15,40 @@ async fn hold(
     code: &str,
     stay: Stay,
 ) -> Result<reservations::Reservation, StoreError> {
+    hold_with(t, acc, code, stay, false).await
+}
+
+/// A hold through the guard alone (`insert_hold`) or through the flows' checked insert.
+async fn hold_with(
+    t: &TestDb,
+    acc: i64,
+    code: &str,
+    stay: Stay,
+    checked: bool,
+) -> Result<reservations::Reservation, StoreError> {
     let q = quote_for(&stay);
     let mut tx = t.db.begin().await.unwrap();
-    let r = reservations::insert_hold(
-        tx.conn(),
-        &NewHold {
-            code,
-            access_token_hash: "h",
-            accommodation_id: acc,
-            stay,
-            guests: 2,
-            guest_name: "Ana",
-            guest_email: Some("ana@example.com"),
-            guest_phone: None,
-            channel: "api",
-            quote: &q,
-            expires_at: Utc::now() + Duration::minutes(30),
-            notes: "",
-            trace_id: None,
-            actor: Actor::Guest,
-        },
-    )
-    .await;
+    let h = NewHold {
+        code,
+        access_token_hash: "h",
+        accommodation_id: acc,
+        stay,
+        guests: 2,
+        guest_name: "Ana",
+        guest_email: Some("ana@example.com"),
+        guest_phone: None,
+        channel: "api",
+        quote: &q,
+        expires_at: Utc::now() + Duration::minutes(30),
+        notes: "",
+        trace_id: None,
+        actor: Actor::Guest,
+    };
+    let r = if checked {
+        reservations::insert_hold_if_free(tx.conn(), &h).await
+    } else {
+        reservations::insert_hold(tx.conn(), &h).await
+    };
     match r {
         Ok(r) => {
             tx.commit().await.unwrap();
@@ -261,5 +273,83 @@ async fn taken_nights_include_blocks(t: TestDb) {
 both_backends!(
     overlapping_active_stays_are_refused_by_the_schema,
     state_changes_have_one_winner,
-    taken_nights_include_blocks
+    taken_nights_include_blocks,
+    checked_holds_refuse_blocks_and_reservations
 );
+
+async fn checked_holds_refuse_blocks_and_reservations(t: TestDb) {
+    migrated(&t).await;
+    let mut tx = t.db.begin().await.unwrap();
+    let acc = accommodations::insert(tx.conn(), &cabin("cerro"), "")
+        .await
+        .unwrap()
+        .accommodation
+        .id;
+    posada_store::blocks::insert_owner(
+        tx.conn(),
+        acc,
+        &Stay::new(d("2030-07-10"), d("2030-07-12")).unwrap(),
+        "pintura",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let stay = |a, b| Stay::new(d(a), d(b)).unwrap();
+    // A block is not in the schema guard: only the checked insert sees it.
+    let err = hold_with(
+        &t,
+        acc,
+        "HHHHH-HHHHH",
+        stay("2030-07-11", "2030-07-13"),
+        true,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Overlap), "{err:?}");
+    // Back-to-back with the block on both sides.
+    hold_with(
+        &t,
+        acc,
+        "JJJJJ-JJJJJ",
+        stay("2030-07-12", "2030-07-14"),
+        true,
+    )
+    .await
+    .unwrap();
+    let before = hold_with(
+        &t,
+        acc,
+        "KKKKK-KKKKK",
+        stay("2030-07-08", "2030-07-10"),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(before.state, ReservationState::PreReserved);
+    // An active reservation's nights, even one of them.
+    let err = hold_with(
+        &t,
+        acc,
+        "MMMMM-MMMMM",
+        stay("2030-07-13", "2030-07-20"),
+        true,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Overlap), "{err:?}");
+    // Nothing half-written by the refusals: two holds, two history rows.
+    let taken = reservations::taken_stays_db(&t.db, acc, d("2030-07-01"), d("2030-08-01"))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 3, "{taken:?}");
+    assert_eq!(
+        reservations::history(&t.db, before.id).await.unwrap().len(),
+        1
+    );
+    assert!(
+        reservations::get_by_code(&t.db, "MMMMM-MMMMM")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
