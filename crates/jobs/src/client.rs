@@ -42,6 +42,11 @@ pub(crate) struct Hub {
     /// Earliest run time (ms) of scheduled jobs enqueued in a transaction not yet committed;
     /// `i64::MAX` when none.
     pending_due: AtomicI64,
+    /// Whether workers on other nodes may be waiting for this process's jobs (PostgreSQL
+    /// `NOTIFY`). True unless this process's engine last saw no other live node with workers:
+    /// then its own workers are woken in process, and the insert skips `NOTIFY`, whose commit
+    /// takes a lock every notifying transaction queues for.
+    others_listening: AtomicBool,
 }
 
 impl Default for Hub {
@@ -54,6 +59,7 @@ impl Default for Hub {
             pending: Mutex::default(),
             pending_any: AtomicBool::new(false),
             pending_due: AtomicI64::new(i64::MAX),
+            others_listening: AtomicBool::new(true),
         }
     }
 }
@@ -69,6 +75,22 @@ impl Hub {
         if let Some(n) = map.get(name) {
             n.notify_one();
         }
+    }
+
+    /// What the engine's last heartbeat saw of other live nodes with workers (`true` again
+    /// when the engine stops).
+    pub(crate) fn set_others_listening(&self, others: bool) {
+        self.others_listening.store(others, Ordering::SeqCst);
+    }
+
+    /// Whether an available job on `queue` must be announced with `NOTIFY`: someone else may
+    /// be listening, or no worker of this process serves the queue.
+    fn notify_needed(&self, queue: &str) -> bool {
+        if self.others_listening.load(Ordering::SeqCst) {
+            return true;
+        }
+        let map = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        !map.contains_key(queue)
     }
 
     pub(crate) fn wake_stager(&self) {
@@ -197,7 +219,7 @@ impl Jobs {
             }
             Db::Postgres(pool) => {
                 let mut c = pool.acquire().await?;
-                pg::insert_one(&mut c, new).await?
+                pg::insert_one(&mut c, new, self.hub.notify_needed(&new.queue)).await?
             }
         };
         Ok(got.map(|(id, available)| {
@@ -227,7 +249,7 @@ impl Jobs {
     ) -> Result<Option<i64>, JobsError> {
         let got = match conn {
             Conn::Sqlite(c) => sqlite::insert_one(c, new).await?,
-            Conn::Postgres(c) => pg::insert_one(c, new).await?,
+            Conn::Postgres(c) => pg::insert_one(c, new, self.hub.notify_needed(&new.queue)).await?,
         };
         Ok(got.map(|(id, available)| {
             m::enqueued(&new.kind, 1);
@@ -273,10 +295,11 @@ impl Jobs {
 
     async fn insert_chunks(&self, mut conn: Conn<'_>, jobs: &[NewJob]) -> Result<u64, JobsError> {
         let mut total = 0;
+        let notify = jobs.iter().any(|j| self.hub.notify_needed(&j.queue));
         for chunk in jobs.chunks(INSERT_CHUNK) {
             total += match conn.reborrow() {
                 Conn::Sqlite(c) => sqlite::insert_many(c, chunk).await?,
-                Conn::Postgres(c) => pg::insert_many(c, chunk).await?,
+                Conn::Postgres(c) => pg::insert_many(c, chunk, notify).await?,
             };
         }
         let mut by_kind: HashMap<&str, u64> = HashMap::new();

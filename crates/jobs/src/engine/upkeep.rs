@@ -74,12 +74,24 @@ async fn heartbeat<S: Clone + Send + Sync + 'static>(
         .collect::<Vec<_>>()
         .join(",");
     loop {
-        if let Err(e) = shared
+        // A node counts as live for three heartbeats; one that starts meanwhile polls (at most
+        // `poll_interval`) until this node's next heartbeat sees it and NOTIFY resumes.
+        match shared
             .store
-            .node_heartbeat(&cfg.node_id, started_at, &queues, cfg.enable_scheduler)
+            .node_heartbeat(
+                &cfg.node_id,
+                started_at,
+                &queues,
+                cfg.enable_scheduler,
+                cfg.heartbeat_interval * 3,
+            )
             .await
         {
-            tracing::warn!(error = %e, "node heartbeat failed");
+            Ok(others) => shared.hub.set_others_listening(others),
+            Err(e) => {
+                shared.hub.set_others_listening(true);
+                tracing::warn!(error = %e, "node heartbeat failed");
+            }
         }
         let held: Vec<(i64, i64)> = shared.held().iter().map(|(id, h)| (*id, h.token)).collect();
         if !held.is_empty() {
@@ -110,6 +122,7 @@ async fn heartbeat<S: Clone + Send + Sync + 'static>(
             break;
         }
     }
+    shared.hub.set_others_listening(true);
 }
 
 /// Make jobs of dead workers (expired lease) available again. The dead attempt counts as a

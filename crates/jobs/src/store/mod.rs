@@ -230,19 +230,21 @@ impl Store {
         }
     }
 
+    /// Record this node's heartbeat; whether another live node runs workers.
     pub async fn node_heartbeat(
         &self,
         node: &str,
         started_at: DateTime<Utc>,
         queues: &str,
         scheduler: bool,
-    ) -> Result<(), sqlx::Error> {
+        alive: std::time::Duration,
+    ) -> Result<bool, sqlx::Error> {
         match self {
             Store::Sqlite(p) => {
-                sqlite::node_heartbeat(p, node, started_at, queues, scheduler).await
+                sqlite::node_heartbeat(p, node, started_at, queues, scheduler, alive).await
             }
             Store::Postgres { fast, .. } => {
-                pg::node_heartbeat(fast, node, started_at, queues, scheduler).await
+                pg::node_heartbeat(fast, node, started_at, queues, scheduler, alive).await
             }
         }
     }

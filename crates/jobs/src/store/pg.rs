@@ -37,14 +37,15 @@ const INSERT_ONE: &str = "WITH ins AS (
             $4, $5, COALESCE($6::timestamptz, clock_timestamp()), $7, $8)
     ON CONFLICT DO NOTHING
     RETURNING id, queue, state
-), n AS (SELECT pg_notify('posada_jobs', queue) FROM ins WHERE state = 'available')
+), n AS (SELECT pg_notify('posada_jobs', queue) FROM ins WHERE state = 'available' AND $9)
 SELECT id, state, (SELECT count(*) FROM n) FROM ins";
 
 /// Insert one job; `None` when a live job holds its unique key. Returns the id and whether it
-/// is available now (else scheduled).
+/// is available now (else scheduled). `notify`: send `NOTIFY` for it (other nodes' workers).
 pub(crate) async fn insert_one(
     conn: &mut PgConnection,
     job: &NewJob,
+    notify: bool,
 ) -> Result<Option<(i64, bool)>, sqlx::Error> {
     let row: Option<(i64, String, i64)> = sqlx::query_as(INSERT_ONE)
         .bind(&job.kind)
@@ -55,6 +56,7 @@ pub(crate) async fn insert_one(
         .bind(job.run_at)
         .bind(&job.unique_key)
         .bind(&job.trace_id)
+        .bind(notify)
         .fetch_optional(conn)
         .await?;
     Ok(row.map(|(id, state, _)| (id, state == "available")))
@@ -69,13 +71,14 @@ const INSERT_MANY: &str = "WITH ins AS (
          AS x(k, q, a, p, m, r, u, t)
     ON CONFLICT DO NOTHING
     RETURNING queue, state
-), n AS (SELECT pg_notify('posada_jobs', queue) FROM (SELECT DISTINCT queue FROM ins WHERE state = 'available') d)
+), n AS (SELECT pg_notify('posada_jobs', queue) FROM (SELECT DISTINCT queue FROM ins WHERE state = 'available' AND $9) d)
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM n)";
 
 /// Insert a batch in one statement; returns how many were inserted (duplicates skipped).
 pub(crate) async fn insert_many(
     conn: &mut PgConnection,
     jobs: &[NewJob],
+    notify: bool,
 ) -> Result<u64, sqlx::Error> {
     if jobs.is_empty() {
         return Ok(0);
@@ -107,6 +110,7 @@ pub(crate) async fn insert_many(
         .bind(runs)
         .bind(keys)
         .bind(traces)
+        .bind(notify)
         .fetch_one(conn)
         .await?;
     Ok(inserted as u64)
@@ -371,26 +375,33 @@ pub(crate) async fn queue_depths(pool: &PgPool) -> Result<Vec<(String, String, i
     .await
 }
 
+/// Record this node's heartbeat; returns whether another node with workers has beaten within
+/// `alive` (its workers need `NOTIFY` to hear of this node's jobs at once).
 pub(crate) async fn node_heartbeat(
     pool: &PgPool,
     node: &str,
     started_at: DateTime<Utc>,
     queues: &str,
     scheduler: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO job_nodes (node_id, started_at, heartbeat_at, queues, scheduler)
-         VALUES ($1, $2, clock_timestamp(), $3, $4)
-         ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = clock_timestamp(), queues = excluded.queues,
-             scheduler = excluded.scheduler",
+    alive: Duration,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH up AS (
+            INSERT INTO job_nodes (node_id, started_at, heartbeat_at, queues, scheduler)
+            VALUES ($1, $2, clock_timestamp(), $3, $4)
+            ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = clock_timestamp(), queues = excluded.queues,
+                scheduler = excluded.scheduler
+         )
+         SELECT EXISTS (SELECT 1 FROM job_nodes WHERE node_id <> $1 AND queues <> ''
+                          AND heartbeat_at > clock_timestamp() - make_interval(secs => $5))",
     )
     .bind(node)
     .bind(started_at)
     .bind(queues)
     .bind(scheduler)
-    .execute(pool)
-    .await?;
-    Ok(())
+    .bind(alive.as_secs_f64())
+    .fetch_one(pool)
+    .await
 }
 
 // ---- periodic ----
@@ -463,7 +474,7 @@ pub(crate) async fn periodic_fire(
     }
     let mut id = None;
     if let Some(job) = &fire.job {
-        id = insert_one(&mut tx, job).await?.map(|(id, _)| id);
+        id = insert_one(&mut tx, job, true).await?.map(|(id, _)| id);
         sqlx::query(
             "UPDATE periodic_tasks SET last_enqueued_at = now(), last_job_id = COALESCE($2, last_job_id) WHERE name = $1",
         )
@@ -495,7 +506,7 @@ pub(crate) async fn periodic_take_run_now(
         tx.rollback().await?;
         return Ok(None);
     }
-    let id = insert_one(&mut tx, &job).await?.map(|(id, _)| id);
+    let id = insert_one(&mut tx, &job, true).await?.map(|(id, _)| id);
     sqlx::query(
         "UPDATE periodic_tasks SET last_enqueued_at = now(), last_job_id = COALESCE($2, last_job_id) WHERE name = $1",
     )

@@ -443,13 +443,17 @@ pub(crate) async fn queue_depths(
     .await
 }
 
+/// Record this node's heartbeat; returns whether another node with workers has beaten within
+/// `alive`.
 pub(crate) async fn node_heartbeat(
     pool: &SqlitePool,
     node: &str,
     started_at: DateTime<Utc>,
     queues: &str,
     scheduler: bool,
-) -> Result<(), sqlx::Error> {
+    alive: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
     sqlx::query(
         "INSERT INTO job_nodes (node_id, started_at, heartbeat_at, queues, scheduler)
          VALUES ($1, $2, $3, $4, $5)
@@ -458,12 +462,19 @@ pub(crate) async fn node_heartbeat(
     )
     .bind(node)
     .bind(to_ms(started_at))
-    .bind(now_ms())
+    .bind(now)
     .bind(queues)
     .bind(scheduler)
     .execute(pool)
     .await?;
-    Ok(())
+    let since = now - i64::try_from(alive.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM job_nodes WHERE node_id <> $1 AND queues <> '' AND heartbeat_at > $2)",
+    )
+    .bind(node)
+    .bind(since)
+    .fetch_one(pool)
+    .await
 }
 
 // ---- periodic ----

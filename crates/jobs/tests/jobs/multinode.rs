@@ -119,3 +119,131 @@ async fn three_schedulers_one_run_per_slot() {
     );
     assert_eq!(runs.len(), listed.len(), "every enqueued slot ran once");
 }
+
+/// The notifications received on the jobs channel up to (not including) a marker sent now:
+/// `NOTIFY`s arrive in commit order, so whatever was committed before the marker is in the list.
+async fn notified_before_marker(
+    db: &posada_db::Db,
+    listener: &mut sqlx::postgres::PgListener,
+) -> Vec<String> {
+    let posada_db::Db::Postgres(pool) = db else {
+        unreachable!("PostgreSQL test")
+    };
+    sqlx::query("SELECT pg_notify('posada_jobs', 'marker')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+            .await
+            .expect("the marker arrives")
+            .unwrap();
+        if n.payload() == "marker" {
+            return got;
+        }
+        got.push(n.payload().to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn notify_is_sent_only_while_another_node_runs_workers() {
+    let t = TestDb::postgres().await;
+    let jobs = migrated(&t).await;
+    let posada_db::Db::Postgres(pool) = &t.db else {
+        unreachable!("PostgreSQL test")
+    };
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener.listen("posada_jobs").await.unwrap();
+    let probe = Probe::default();
+    let solo_jobs = Jobs::new(t.another_pool().await);
+    let solo = Engine::new(
+        solo_jobs.clone(),
+        probe.clone(),
+        EngineConfig {
+            node_id: "solo".into(),
+            ..fast_config()
+        },
+    )
+    .register::<Count>()
+    .start()
+    .await
+    .unwrap();
+    // Alone (once its first heartbeat has seen so): its own workers are woken in process, and
+    // nothing is announced.
+    let mut n = 0;
+    let mut silent = false;
+    for _ in 0..50 {
+        n += 1;
+        solo_jobs
+            .enqueue(&Count { n }, JobOptions::default())
+            .await
+            .unwrap();
+        if notified_before_marker(&t.db, &mut listener)
+            .await
+            .is_empty()
+        {
+            silent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(silent, "the lone node kept announcing its jobs");
+    eventually(
+        Duration::from_secs(10),
+        "the lone node's jobs done",
+        || async { solo.completed_count() == n as u64 },
+    )
+    .await;
+    // A process without workers for the queue still announces its jobs.
+    n += 1;
+    jobs.enqueue(&Count { n }, JobOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        notified_before_marker(&t.db, &mut listener).await,
+        vec!["default"]
+    );
+
+    // Another node starts: from the solo node's next heartbeat on, its jobs are announced.
+    let other = Engine::new(
+        Jobs::new(t.another_pool().await),
+        probe.clone(),
+        EngineConfig {
+            node_id: "other".into(),
+            ..fast_config()
+        },
+    )
+    .register::<Count>()
+    .start()
+    .await
+    .unwrap();
+    let mut announced = false;
+    for _ in 0..50 {
+        n += 1;
+        solo_jobs
+            .enqueue(&Count { n }, JobOptions::default())
+            .await
+            .unwrap();
+        if notified_before_marker(&t.db, &mut listener).await == vec!["default"] {
+            announced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        announced,
+        "the solo node never announced a job after the other node started"
+    );
+    eventually(Duration::from_secs(10), "every job done", || async {
+        solo.completed_count() + other.completed_count() == n as u64
+    })
+    .await;
+    solo.shutdown().await;
+    other.shutdown().await;
+    let counts = probe.counts.lock().unwrap().clone();
+    assert_eq!(counts.len(), n as usize);
+    assert!(counts.values().all(|c| *c == 1), "a job ran twice");
+}
