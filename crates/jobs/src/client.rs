@@ -1,9 +1,11 @@
 //! The enqueue side: [`Jobs`] inserts jobs (alone, in batches, or inside the caller's
 //! transaction) and wakes this process's workers at once.
 //!
-//! Waking matters for latency: PostgreSQL workers are also woken by `NOTIFY` (sent by the insert
-//! statement, delivered at commit), but SQLite has no such thing, so a process that enqueues wakes
-//! its own workers directly; other processes find the job by polling.
+//! Waking matters for latency: a process that enqueues wakes its own workers directly. On
+//! PostgreSQL the insert statement also sends `NOTIFY` (delivered at commit) for other nodes'
+//! workers, but only while some other live node runs workers or this process serves no worker
+//! for the queue: a notifying commit takes a database-wide lock. SQLite has no `NOTIFY`; other
+//! processes find the job by polling.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
