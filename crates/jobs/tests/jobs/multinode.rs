@@ -146,6 +146,28 @@ async fn notified_before_marker(
     }
 }
 
+/// Enqueue a job through `jobs` (numbered on from `n`), then read what was announced before a
+/// marker, until that is `want`, at most 50 times (a heartbeat apart is enough); whether it was.
+async fn enqueue_until_announced(
+    db: &posada_db::Db,
+    listener: &mut sqlx::postgres::PgListener,
+    jobs: &Jobs,
+    n: &mut i64,
+    want: &[&str],
+) -> bool {
+    for _ in 0..50 {
+        *n += 1;
+        jobs.enqueue(&Count { n: *n }, JobOptions::default())
+            .await
+            .unwrap();
+        if notified_before_marker(db, listener).await == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn notify_is_sent_only_while_another_node_runs_workers() {
     let t = TestDb::postgres().await;
@@ -174,22 +196,7 @@ async fn notify_is_sent_only_while_another_node_runs_workers() {
     // Alone (once its first heartbeat has seen so): its own workers are woken in process, and
     // nothing is announced.
     let mut n = 0;
-    let mut silent = false;
-    for _ in 0..50 {
-        n += 1;
-        solo_jobs
-            .enqueue(&Count { n }, JobOptions::default())
-            .await
-            .unwrap();
-        if notified_before_marker(&t.db, &mut listener)
-            .await
-            .is_empty()
-        {
-            silent = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let silent = enqueue_until_announced(&t.db, &mut listener, &solo_jobs, &mut n, &[]).await;
     assert!(silent, "the lone node kept announcing its jobs");
     eventually(
         Duration::from_secs(10),
@@ -220,19 +227,8 @@ async fn notify_is_sent_only_while_another_node_runs_workers() {
     .start()
     .await
     .unwrap();
-    let mut announced = false;
-    for _ in 0..50 {
-        n += 1;
-        solo_jobs
-            .enqueue(&Count { n }, JobOptions::default())
-            .await
-            .unwrap();
-        if notified_before_marker(&t.db, &mut listener).await == vec!["default"] {
-            announced = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let announced =
+        enqueue_until_announced(&t.db, &mut listener, &solo_jobs, &mut n, &["default"]).await;
     assert!(
         announced,
         "the solo node never announced a job after the other node started"
