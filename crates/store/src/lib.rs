@@ -54,6 +54,12 @@ pub static MIGRATIONS: MigrationSet = MigrationSet {
             sqlite: include_str!("migrations/0005_conversations.sqlite.sql"),
             postgres: include_str!("migrations/0005_conversations.postgres.sql"),
         },
+        Migration {
+            version: 6,
+            name: "lean indexes",
+            sqlite: include_str!("migrations/0006_lean_indexes.sqlite.sql"),
+            postgres: include_str!("migrations/0006_lean_indexes.postgres.sql"),
+        },
     ],
 };
 

@@ -2,9 +2,11 @@
 //!
 //! It creates its own accommodations through the admin API (so it needs a write token), then
 //! measures the availability calendar under concurrent clients (p50/p95/p99), the health check
-//! polled by one client (1,000 requests) and under the same load (2,000), and the rate of pre-reservations on distinct dates. A
-//! warm-up round of `10 × clients` calendar requests is not counted. Point it at a server whose rate limits are raised for the run (the public API allows
-//! 60 requests a minute per client by default).
+//! polled by one client (1,000 requests) and under the same load (2,000), and the rate of
+//! pre-reservations on distinct dates (with, on Linux, the whole machine's busy CPU time per hold:
+//! server, database and client together). A warm-up round of `10 × clients` calendar requests is
+//! not counted. Point it at a server whose rate limits are raised for the run (the public API
+//! allows 60 requests a minute per client by default).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,9 +34,29 @@ pub struct BenchApi {
     /// Pre-reservations in total (each on distinct nights).
     #[arg(long, default_value_t = 2000)]
     pub holds: usize,
+    /// Concurrent clients creating pre-reservations (default: `--clients`).
+    #[arg(long)]
+    pub hold_clients: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Busy and total CPU time of the whole machine so far, in milliseconds over all cores (Linux
+/// `/proc/stat`, in clock ticks of 10 ms); `None` elsewhere.
+fn machine_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal …: busy is all but idle, iowait and steal.
+    let get = |i: usize| ticks.get(i).copied().unwrap_or(0);
+    let busy = get(0) + get(1) + get(2) + get(5) + get(6);
+    let total = busy + get(3) + get(4);
+    Some((busy * 10, total * 10))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -86,11 +108,12 @@ const NIGHTS_PER_ACCOMMODATION: usize = 500;
 
 /// Run the benchmark.
 pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
-    if opts.clients == 0 || opts.requests == 0 {
-        anyhow::bail!("--clients and --requests must be at least 1");
+    let hold_clients = opts.hold_clients.unwrap_or(opts.clients);
+    if opts.clients == 0 || opts.requests == 0 || hold_clients == 0 {
+        anyhow::bail!("--clients, --hold-clients and --requests must be at least 1");
     }
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(opts.clients * 2)
+        .pool_max_idle_per_host(opts.clients.max(hold_clients) * 2)
         .build()?;
     let base = opts.url.trim_end_matches('/').to_string();
     let run_id = &uuid::Uuid::new_v4().simple().to_string()[..8];
@@ -138,9 +161,10 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
         load(&client, &health_url, health_requests / 2, 1).await?;
     let (health, health_failures, health_elapsed) =
         load(&client, &health_url, health_requests, opts.clients).await?;
-    let gate = Arc::new(Semaphore::new(opts.clients));
+    let gate = Arc::new(Semaphore::new(hold_clients));
 
-    // Pre-reservations on distinct nights.
+    // Pre-reservations on distinct nights, `hold_clients` at a time.
+    let cpu_before = machine_cpu();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(opts.holds);
     for i in 0..opts.holds {
@@ -164,6 +188,15 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
         }
     }
     let holds_elapsed = started.elapsed();
+    // The whole machine's busy CPU time per hold (server, database and this client together):
+    // steadier than holds/s on a machine whose speed or other load varies.
+    let (cpu_ms_per_hold, utilization) = match (cpu_before, machine_cpu()) {
+        (Some(a), Some(b)) if created > 0 && b.1 > a.1 => (
+            Some((b.0 - a.0) as f64 / created as f64),
+            Some((b.0 - a.0) as f64 / (b.1 - a.1) as f64),
+        ),
+        _ => (None, None),
+    };
 
     let report: Value = json!({
         "clients": opts.clients,
@@ -186,10 +219,13 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
             "latency_ms": {"p50": percentile(&polled, 0.50), "p95": percentile(&polled, 0.95), "p99": percentile(&polled, 0.99)},
         },
         "holds": {
+            "clients": hold_clients,
             "requested": opts.holds,
             "created": created,
             "failures": hold_failures,
             "per_s": created as f64 / holds_elapsed.as_secs_f64().max(1e-9),
+            "machine_cpu_ms_per_hold": cpu_ms_per_hold,
+            "machine_cpu_utilization": utilization,
         },
     });
     if opts.json {
