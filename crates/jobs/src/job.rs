@@ -39,6 +39,13 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
         default_backoff(attempt)
     }
 
+    /// The key that keeps at most one live job of this kind for the same subject (River's
+    /// `InsertOpts`): declared on the type so call sites never spell a key by hand. `None` (the
+    /// default) lets any number of such jobs exist. [`JobOptions::unique_key`] overrides it.
+    fn unique_key(&self) -> Option<String> {
+        None
+    }
+
     /// Do the work. Returning `Err` (or panicking, or running past [`Job::timeout`]) fails the
     /// attempt; it is retried after [`Job::backoff`] until [`Job::MAX_ATTEMPTS`].
     fn run(self, ctx: JobContext<Self::State>) -> impl Future<Output = anyhow::Result<()>> + Send;
@@ -149,7 +156,7 @@ impl NewJob {
             priority: opts.priority.unwrap_or(J::PRIORITY),
             max_attempts: opts.max_attempts.unwrap_or(J::MAX_ATTEMPTS).max(1),
             run_at: opts.run_at,
-            unique_key: opts.unique_key,
+            unique_key: opts.unique_key.or_else(|| job.unique_key()),
             trace_id: opts.trace_id,
         })
     }

@@ -1,13 +1,21 @@
-//! What every request handler and job handler shares: the database, the settings, the node's
-//! draining flag and the metrics exporter.
+//! What every entry point and use case shares: the database, the job client, the settings, the
+//! clock, the committed-change events, the node's draining flag and the metrics exporter.
+//!
+//! An entry point that needs state of its own per application (the HTTP layer's rate limiter and
+//! health cache) keeps it in [`AppState::entry_state`], opaque to the core.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use posada_db::Db;
 use posada_jobs::{EngineHandle, Jobs};
 
+use crate::app::catalog::{Catalog, TakenCache};
+use crate::app::{Clock, Event, Events, SystemClock};
 use crate::config::Settings;
 use crate::notify::Services;
 
@@ -24,24 +32,36 @@ struct Inner {
     draining: AtomicBool,
     metrics: PrometheusHandle,
     engine: Mutex<Option<EngineHandle>>,
-    ical: crate::ical_sync::IcalService,
-    ops: Arc<crate::http::middleware::Ops>,
+    ical: crate::app::channels::IcalService,
+    entry: OnceLock<Box<dyn Any + Send + Sync>>,
     services: Arc<Services>,
-    catalog: crate::booking::catalog::Catalog,
-    taken: crate::booking::catalog::TakenCache,
+    catalog: Catalog,
+    taken: TakenCache,
+    clock: Arc<dyn Clock>,
+    events: Events,
 }
 
 impl AppState {
-    /// Assemble the state.
+    /// Assemble the state, on the machine's clock.
     pub fn new(db: Db, settings: Settings, metrics: PrometheusHandle) -> AppState {
-        let taken = crate::booking::catalog::TakenCache::new(std::time::Duration::from_millis(
+        AppState::with_clock(db, settings, metrics, Arc::new(SystemClock))
+    }
+
+    /// Assemble the state on `clock` (tests hand in a clock they can move).
+    pub fn with_clock(
+        db: Db,
+        settings: Settings,
+        metrics: PrometheusHandle,
+        clock: Arc<dyn Clock>,
+    ) -> AppState {
+        let taken = TakenCache::new(std::time::Duration::from_millis(
             settings.availability_cache_ms,
         ));
         AppState {
             inner: Arc::new(Inner {
                 jobs: Jobs::new(db.clone()),
-                ical: crate::ical_sync::IcalService::new(&settings),
-                ops: Arc::new(crate::http::middleware::Ops::new(&settings)),
+                ical: crate::app::channels::IcalService::new(&settings),
+                entry: OnceLock::new(),
                 services: Arc::new(Services::from_settings(&settings)),
                 db,
                 settings,
@@ -50,23 +70,52 @@ impl AppState {
                 engine: Mutex::new(None),
                 catalog: Default::default(),
                 taken,
+                clock,
+                events: Events::new(),
             }),
         }
     }
 
+    /// The current instant, by the application's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The owner's local date today (`TIMEZONE`), by the application's clock.
+    pub fn today(&self) -> NaiveDate {
+        crate::app::clock::local_date(self.now(), self.settings().tz())
+    }
+
     /// Accommodations read recently, by slug.
-    pub fn catalog(&self) -> &crate::booking::catalog::Catalog {
+    pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
     }
 
     /// Nights taken, as the public availability calendar reads them.
-    pub fn taken_cache(&self) -> &crate::booking::catalog::TakenCache {
+    pub fn taken_cache(&self) -> &TakenCache {
         &self.inner.taken
     }
 
-    /// A calendar write (hold, cancellation, expiry, block, channel sync) committed on this node.
-    pub fn calendar_changed(&self) {
-        self.inner.taken.changed();
+    /// Announce a committed change: the node's caches react, then every subscriber hears it.
+    pub fn publish(&self, event: Event) {
+        if let Event::CalendarChanged { .. } = event {
+            self.inner.taken.changed();
+        }
+        self.inner.events.publish(event);
+    }
+
+    /// The committed changes, for live pages.
+    pub fn events(&self) -> &Events {
+        &self.inner.events
+    }
+
+    /// The per-application state of an entry point, made by `init` on first use. `None` only if
+    /// another type was stored first (one entry point, one type).
+    pub fn entry_state<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
+        self.inner
+            .entry
+            .get_or_init(|| Box::new(init()))
+            .downcast_ref::<T>()
     }
 
     /// The database.
@@ -120,13 +169,8 @@ impl AppState {
         &self.inner.services
     }
 
-    /// Operations services: rate limiter, trusted proxies, health cache.
-    pub fn ops(&self) -> &crate::http::middleware::Ops {
-        &self.inner.ops
-    }
-
     /// Channel calendar sync services (the feed fetcher).
-    pub fn ical(&self) -> &crate::ical_sync::IcalService {
+    pub fn ical(&self) -> &crate::app::channels::IcalService {
         &self.inner.ical
     }
 

@@ -1,6 +1,6 @@
 //! Accommodations with their photos and pricing rules.
 
-use chrono::{NaiveTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use posada_db::{Conn, Db};
 use posada_domain::{Accommodation, AccommodationKind, NewAccommodation, Photo, PricingRules};
 
@@ -82,8 +82,8 @@ pub async fn insert(
     mut conn: Conn<'_>,
     new: &NewAccommodation,
     directions: &str,
+    now: DateTime<Utc>,
 ) -> Result<StoredAccommodation> {
-    let now = Utc::now();
     let pricing = serde_json::to_string(&new.pricing).map_err(corrupt)?;
     let amenities = serde_json::to_string(&new.amenities).map_err(corrupt)?;
     let id: i64 = on_conn!(conn.reborrow(), c => sqlx::query_scalar(
@@ -112,6 +112,7 @@ pub async fn update(
     id: i64,
     new: &NewAccommodation,
     directions: &str,
+    now: DateTime<Utc>,
 ) -> Result<StoredAccommodation> {
     let pricing = serde_json::to_string(&new.pricing).map_err(corrupt)?;
     let amenities = serde_json::to_string(&new.amenities).map_err(corrupt)?;
@@ -122,7 +123,7 @@ pub async fn update(
         .bind(i64::from(new.capacity)).bind(&amenities)
         .bind(new.check_in_time.format("%H:%M").to_string())
         .bind(new.check_out_time.format("%H:%M").to_string())
-        .bind(directions).bind(new.active).bind(&pricing).bind(Utc::now()).bind(id)
+        .bind(directions).bind(new.active).bind(&pricing).bind(now).bind(id)
         .execute(&mut *c).await.map(|r| r.rows_affected()))
     .map_err(|e| match StoreError::from(e) {
         StoreError::Duplicate(_) => StoreError::Duplicate("slug"),

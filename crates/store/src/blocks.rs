@@ -62,8 +62,8 @@ pub async fn insert_owner(
     accommodation_id: i64,
     stay: &Stay,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<BlockRow> {
-    let now = Utc::now();
     Ok(on_conn!(conn, c => sqlx::query_as(&format!(
         "INSERT INTO blocks (accommodation_id, start_date, end_date, source, reason, first_seen, last_seen, created_at)
          VALUES ($1, $2, $3, 'owner', $4, $5, $5, $5) RETURNING {COLUMNS}"))

@@ -20,8 +20,12 @@ pub const WINDOW: Duration = Duration::hours(24);
 
 /// Remember that `phone` (digits) wrote to us at `at`; a later time wins over an earlier one. While
 /// the conversation is handed to a person, its state now lasts until this message's window closes.
-pub async fn record_inbound(mut conn: Conn<'_>, phone: &str, at: DateTime<Utc>) -> Result<()> {
-    let now = Utc::now();
+pub async fn record_inbound(
+    mut conn: Conn<'_>,
+    phone: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     on_conn!(conn.reborrow(), c => sqlx::query(
         "INSERT INTO whatsapp_conversations (phone, last_inbound_at, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (phone) DO UPDATE SET
@@ -44,10 +48,15 @@ pub async fn last_inbound(db: &Db, phone: &str) -> Result<Option<DateTime<Utc>>>
 
 /// Record webhook event (`wamid`, `event`) — `event` is `message` for an inbound message or the
 /// status name for a status update. `true` the first time, `false` for a repeat.
-pub async fn first_sighting(conn: Conn<'_>, wamid: &str, event: &str) -> Result<bool> {
+pub async fn first_sighting(
+    conn: Conn<'_>,
+    wamid: &str,
+    event: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let inserted = on_conn!(conn, c => sqlx::query(
         "INSERT INTO whatsapp_webhook_events (wamid, event, received_at) VALUES ($1, $2, $3) ON CONFLICT (wamid, event) DO NOTHING")
-        .bind(wamid).bind(event).bind(Utc::now()).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(wamid).bind(event).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(inserted == 1)
 }
 
@@ -61,6 +70,7 @@ pub async fn apply_delivery_status(
     provider_message_id: &str,
     status: &str,
     error: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
     let allowed_from: &[&str] = match status {
         "sent" => &["queued"],
@@ -79,7 +89,7 @@ pub async fn apply_delivery_status(
           WHERE provider_message_id = $4 AND status IN ({list}) RETURNING id"
     );
     Ok(on_conn!(conn, c => sqlx::query_scalar(&sql)
-        .bind(status).bind(error).bind(Utc::now()).bind(provider_message_id)
+        .bind(status).bind(error).bind(now).bind(provider_message_id)
         .fetch_optional(&mut *c).await)?)
 }
 

@@ -76,8 +76,7 @@ pub struct FeedInput<'a> {
 }
 
 /// Create a feed.
-pub async fn insert(mut conn: Conn<'_>, f: &FeedInput<'_>) -> Result<FeedRow> {
-    let now = Utc::now();
+pub async fn insert(mut conn: Conn<'_>, f: &FeedInput<'_>, now: DateTime<Utc>) -> Result<FeedRow> {
     let id: i64 = on_conn!(conn.reborrow(), c => sqlx::query_scalar(
         "INSERT INTO feeds (accommodation_id, channel, url, enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id")
         .bind(f.accommodation_id).bind(f.channel).bind(f.url).bind(f.enabled).bind(now)
@@ -86,13 +85,18 @@ pub async fn insert(mut conn: Conn<'_>, f: &FeedInput<'_>) -> Result<FeedRow> {
 }
 
 /// Replace a feed's settings. A new URL forgets the conditional-GET validators.
-pub async fn update(mut conn: Conn<'_>, id: i64, f: &FeedInput<'_>) -> Result<FeedRow> {
+pub async fn update(
+    mut conn: Conn<'_>,
+    id: i64,
+    f: &FeedInput<'_>,
+    now: DateTime<Utc>,
+) -> Result<FeedRow> {
     let done = on_conn!(conn.reborrow(), c => sqlx::query(
         "UPDATE feeds SET accommodation_id = $1, channel = $2,
             etag = CASE WHEN url = $3 THEN etag ELSE NULL END,
             last_modified = CASE WHEN url = $3 THEN last_modified ELSE NULL END,
             url = $3, enabled = $4, updated_at = $5 WHERE id = $6")
-        .bind(f.accommodation_id).bind(f.channel).bind(f.url).bind(f.enabled).bind(Utc::now()).bind(id)
+        .bind(f.accommodation_id).bind(f.channel).bind(f.url).bind(f.enabled).bind(now).bind(id)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     if done == 0 {
         return Err(StoreError::NotFound("feed"));
@@ -101,8 +105,7 @@ pub async fn update(mut conn: Conn<'_>, id: i64, f: &FeedInput<'_>) -> Result<Fe
 }
 
 /// Delete a feed with the blocks it imported (their nights become free) and close its conflicts.
-pub async fn delete(mut conn: Conn<'_>, id: i64) -> Result<()> {
-    let now = Utc::now();
+pub async fn delete(mut conn: Conn<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
     on_conn!(conn.reborrow(), c => sqlx::query("UPDATE ical_conflicts SET resolved_at = $2 WHERE feed_id = $1 AND resolved_at IS NULL").bind(id).bind(now).execute(&mut *c).await.map(|_| ()))?;
     on_conn!(conn.reborrow(), c => sqlx::query("DELETE FROM blocks WHERE feed_id = $1 AND source = 'channel'").bind(id).execute(&mut *c).await.map(|_| ()))?;
     let done = on_conn!(conn, c => sqlx::query("DELETE FROM feeds WHERE id = $1").bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
@@ -368,11 +371,12 @@ pub async fn ensure_export_token(
     accommodation_id: i64,
     channel: &str,
     token: &str,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     on_conn!(conn, c => sqlx::query(
         "INSERT INTO export_tokens (accommodation_id, channel, token, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (accommodation_id, channel) DO NOTHING")
-        .bind(accommodation_id).bind(channel).bind(token).bind(Utc::now()).execute(&mut *c).await.map(|_| ()))?;
+        .bind(accommodation_id).bind(channel).bind(token).bind(now).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -382,12 +386,13 @@ pub async fn rotate_export_token(
     accommodation_id: i64,
     channel: &str,
     token: &str,
+    now: DateTime<Utc>,
 ) -> Result<ExportToken> {
     Ok(on_conn!(conn, c => sqlx::query_as(
         "INSERT INTO export_tokens (accommodation_id, channel, token, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (accommodation_id, channel) DO UPDATE SET token = excluded.token, created_at = excluded.created_at
          RETURNING accommodation_id, channel, token, created_at")
-        .bind(accommodation_id).bind(channel).bind(token).bind(Utc::now()).fetch_one(&mut *c).await)?)
+        .bind(accommodation_id).bind(channel).bind(token).bind(now).fetch_one(&mut *c).await)?)
 }
 
 /// An accommodation's export tokens.

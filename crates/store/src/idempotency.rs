@@ -31,8 +31,8 @@ pub async fn claim(
     key: &str,
     request_hash: &str,
     ttl: Duration,
+    now: DateTime<Utc>,
 ) -> Result<Claim> {
-    let now = Utc::now();
     // Expired keys are free again.
     on_db!(db, p => sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at <= $3")
         .bind(scope).bind(key).bind(now).execute(p).await.map(|r| r.rows_affected()))?;

@@ -62,8 +62,11 @@ pub struct Notification {
 const COLUMNS: &str = "id, reservation_id, audience, channel, recipient, template, data, status, attempts, provider_message_id, last_error, created_at, updated_at";
 
 /// Write a queued notification; returns its id, or `None` if the dedupe key was already used.
-pub async fn insert(conn: Conn<'_>, n: &NewNotification<'_>) -> Result<Option<i64>> {
-    let now = Utc::now();
+pub async fn insert(
+    conn: Conn<'_>,
+    n: &NewNotification<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
     let data = n.data.to_string();
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO notifications (reservation_id, audience, channel, recipient, template, data, status, dedupe_key, created_at, updated_at)
@@ -95,11 +98,12 @@ pub async fn set_status(
     provider_message_id: Option<&str>,
     error: Option<&str>,
     count_attempt: bool,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     on_db!(db, p => sqlx::query(
         "UPDATE notifications SET status = $1, provider_message_id = COALESCE($2, provider_message_id), last_error = $3,
             attempts = attempts + $4, updated_at = $5 WHERE id = $6")
-        .bind(status).bind(provider_message_id).bind(error).bind(i64::from(count_attempt)).bind(Utc::now()).bind(id)
+        .bind(status).bind(provider_message_id).bind(error).bind(i64::from(count_attempt)).bind(now).bind(id)
         .execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -77,8 +77,7 @@ pub async fn owner_password_hash(db: &Db) -> Result<Option<String>> {
 
 /// Store the owner's password hash (PHC string), replacing any previous one, and end every
 /// session.
-pub async fn set_owner_password_hash(db: &Db, phc: &str) -> Result<()> {
-    let now = Utc::now();
+pub async fn set_owner_password_hash(db: &Db, phc: &str, now: DateTime<Utc>) -> Result<()> {
     on_db!(db, p => sqlx::query(
         "INSERT INTO owner_credentials (id, password_hash, updated_at) VALUES (1, $1, $2)
          ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at")
@@ -103,8 +102,8 @@ pub async fn create_session(
     csrf_token: &str,
     client: &str,
     ttl: Duration,
+    now: DateTime<Utc>,
 ) -> Result<()> {
-    let now = Utc::now();
     on_db!(db, p => sqlx::query(
         "INSERT INTO owner_sessions (token_hash, csrf_token, client, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(token_hash).bind(csrf_token).bind(client).bind(now).bind(now + ttl).execute(p).await.map(|r| r.rows_affected()))?;
@@ -112,10 +111,14 @@ pub async fn create_session(
 }
 
 /// The live session whose cookie hashes to `token_hash`.
-pub async fn session(db: &Db, token_hash: &str) -> Result<Option<OwnerSession>> {
+pub async fn session(
+    db: &Db,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<OwnerSession>> {
     Ok(on_db!(db, p => sqlx::query_as(
         "SELECT csrf_token, expires_at FROM owner_sessions WHERE token_hash = $1 AND expires_at > $2")
-        .bind(token_hash).bind(Utc::now()).fetch_optional(p).await)?)
+        .bind(token_hash).bind(now).fetch_optional(p).await)?)
 }
 
 /// End a session.

@@ -81,8 +81,11 @@ const COLUMNS: &str = "id, provider, provider_payment_id, reservation_id, extern
 /// Record what the provider said: insert the payment or update it, and add a history row when the
 /// status (or amount) differs from the last one seen. Returns the stored row and whether this was
 /// news. Run it inside a write transaction so concurrent runs for one payment serialize.
-pub async fn record(mut conn: Conn<'_>, p: &PaymentObservation<'_>) -> Result<(PaymentRow, bool)> {
-    let now = Utc::now();
+pub async fn record(
+    mut conn: Conn<'_>,
+    p: &PaymentObservation<'_>,
+    now: DateTime<Utc>,
+) -> Result<(PaymentRow, bool)> {
     // Insert-or-nothing first: the unique (provider, payment id) makes concurrent first sightings
     // collapse into one row; the row is then locked by the update below.
     on_conn!(conn.reborrow(), c => sqlx::query(
@@ -115,9 +118,9 @@ pub async fn record(mut conn: Conn<'_>, p: &PaymentObservation<'_>) -> Result<(P
 }
 
 /// Note that the consequences of `status` were carried out for payment `id`.
-pub async fn mark_handled(db: &Db, id: i64, status: &str) -> Result<()> {
+pub async fn mark_handled(db: &Db, id: i64, status: &str, now: DateTime<Utc>) -> Result<()> {
     on_db!(db, p => sqlx::query("UPDATE payments SET handled_status = $1, updated_at = $2 WHERE id = $3")
-        .bind(status).bind(Utc::now()).bind(id).execute(p).await.map(|r| r.rows_affected()))?;
+        .bind(status).bind(now).bind(id).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

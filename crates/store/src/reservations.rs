@@ -190,8 +190,12 @@ pub async fn taken_stays_db(
 /// Insert a hold (`pre_reserved`) and its first history row, with only the storage guard
 /// between it and an overlap ([`StoreError::Overlap`]): blocks are not checked. Flows use
 /// [`insert_hold_if_free`]; this is the guard's own test surface.
-pub async fn insert_hold(conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservation> {
-    insert(conn, h, false).await
+pub async fn insert_hold(
+    conn: Conn<'_>,
+    h: &NewHold<'_>,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
+    insert(conn, h, false, now).await
 }
 
 /// Insert a hold (`pre_reserved`) and its first history row if no active reservation or block
@@ -199,7 +203,11 @@ pub async fn insert_hold(conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservation>
 /// transaction (the calendar lock held): on PostgreSQL the check is part of the insert statement
 /// (one round trip); on SQLite it is a read just before it. Either way the storage guard stays
 /// behind it for reservations written concurrently.
-pub async fn insert_hold_if_free(mut conn: Conn<'_>, h: &NewHold<'_>) -> Result<Reservation> {
+pub async fn insert_hold_if_free(
+    mut conn: Conn<'_>,
+    h: &NewHold<'_>,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
     if matches!(conn, Conn::Sqlite(_)) {
         let taken = taken_stays(
             conn.reborrow(),
@@ -212,10 +220,15 @@ pub async fn insert_hold_if_free(mut conn: Conn<'_>, h: &NewHold<'_>) -> Result<
             return Err(StoreError::Overlap);
         }
     }
-    insert(conn, h, true).await
+    insert(conn, h, true, now).await
 }
 
-async fn insert(mut conn: Conn<'_>, h: &NewHold<'_>, if_free: bool) -> Result<Reservation> {
+async fn insert(
+    mut conn: Conn<'_>,
+    h: &NewHold<'_>,
+    if_free: bool,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
     const COLUMNS_IN: &str = "INSERT INTO reservations (code, accommodation_id, check_in, check_out, guests, state, guest_name, guest_email, guest_phone,
             channel, currency, total_minor, deposit_minor, quote, access_token_hash, expires_at, notes, trace_id, created_at, updated_at)";
     const VALUES: &str = "$1, $2, $3, $4, $5, 'pre_reserved', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18";
@@ -223,7 +236,6 @@ async fn insert(mut conn: Conn<'_>, h: &NewHold<'_>, if_free: bool) -> Result<Re
     const FREE: &str = "NOT EXISTS (SELECT 1 FROM reservations WHERE accommodation_id = $2
               AND state IN ('pre_reserved', 'confirmed') AND check_in < $4 AND check_out > $3)
          AND NOT EXISTS (SELECT 1 FROM blocks WHERE accommodation_id = $2 AND start_date < $4 AND end_date > $3)";
-    let now = Utc::now();
     let quote = serde_json::to_string(h.quote).map_err(corrupt)?;
     macro_rules! binds {
         ($q:expr) => {
@@ -325,8 +337,8 @@ pub async fn change_state(
     to: ReservationState,
     actor: Actor,
     reason: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
-    let now = Utc::now();
     // Leaving the hold state clears the expiry; the reason is kept apart from the notes.
     let row: Option<Row> = on_conn!(conn.reborrow(), c => sqlx::query_as(&format!(
         "UPDATE reservations SET state = $1, state_reason = COALESCE($2, state_reason), updated_at = $3,
@@ -471,7 +483,7 @@ pub async fn active_overlapping(
 }
 
 /// Add a flag (idempotent) to a reservation.
-pub async fn add_flag(mut conn: Conn<'_>, id: i64, flag: &str) -> Result<()> {
+pub async fn add_flag(mut conn: Conn<'_>, id: i64, flag: &str, now: DateTime<Utc>) -> Result<()> {
     let flags: Option<String> = on_conn!(conn.reborrow(), c => sqlx::query_scalar("SELECT flags FROM reservations WHERE id = $1").bind(id).fetch_optional(&mut *c).await)?;
     let mut flags: Vec<String> =
         serde_json::from_str(&flags.ok_or(StoreError::NotFound("reservation"))?)
@@ -479,13 +491,18 @@ pub async fn add_flag(mut conn: Conn<'_>, id: i64, flag: &str) -> Result<()> {
     if !flags.iter().any(|f| f == flag) {
         flags.push(flag.to_string());
         let text = serde_json::to_string(&flags).map_err(corrupt)?;
-        on_conn!(conn, c => sqlx::query("UPDATE reservations SET flags = $1, updated_at = $2 WHERE id = $3").bind(text).bind(Utc::now()).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        on_conn!(conn, c => sqlx::query("UPDATE reservations SET flags = $1, updated_at = $2 WHERE id = $3").bind(text).bind(now).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
 
 /// Store the payment link.
-pub async fn set_payment_link(conn: Conn<'_>, id: i64, link: &str) -> Result<()> {
-    on_conn!(conn, c => sqlx::query("UPDATE reservations SET payment_link = $1, updated_at = $2 WHERE id = $3").bind(link).bind(Utc::now()).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+pub async fn set_payment_link(
+    conn: Conn<'_>,
+    id: i64,
+    link: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    on_conn!(conn, c => sqlx::query("UPDATE reservations SET payment_link = $1, updated_at = $2 WHERE id = $3").bind(link).bind(now).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

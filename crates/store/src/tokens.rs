@@ -26,19 +26,25 @@ pub struct ApiToken {
 const COLUMNS: &str = "id, name, scope, created_at, last_used_at, revoked_at";
 
 /// Store a new token (given in clear once, kept hashed).
-pub async fn create(db: &Db, name: &str, scope: &str, secret: &str) -> Result<ApiToken> {
+pub async fn create(
+    db: &Db,
+    name: &str,
+    scope: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<ApiToken> {
     let hash = hash_secret(secret);
     Ok(on_db!(db, p => sqlx::query_as(&format!(
         "INSERT INTO api_tokens (name, token_hash, scope, created_at) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"))
-        .bind(name).bind(&hash).bind(scope).bind(Utc::now()).fetch_one(p).await)?)
+        .bind(name).bind(&hash).bind(scope).bind(now).fetch_one(p).await)?)
 }
 
 /// The live (not revoked) token matching `secret`, marking it used.
-pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<ApiToken>> {
+pub async fn authenticate(db: &Db, secret: &str, now: DateTime<Utc>) -> Result<Option<ApiToken>> {
     let hash = hash_secret(secret);
     Ok(on_db!(db, p => sqlx::query_as(&format!(
         "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING {COLUMNS}"))
-        .bind(Utc::now()).bind(&hash).fetch_optional(p).await)?)
+        .bind(now).bind(&hash).fetch_optional(p).await)?)
 }
 
 /// Every token, newest first.
@@ -49,8 +55,8 @@ pub async fn list(db: &Db) -> Result<Vec<ApiToken>> {
 }
 
 /// Revoke a token.
-pub async fn revoke(db: &Db, id: i64) -> Result<()> {
-    let done = on_db!(db, p => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(Utc::now()).bind(id).execute(p).await.map(|r| r.rows_affected()))?;
+pub async fn revoke(db: &Db, id: i64, now: DateTime<Utc>) -> Result<()> {
+    let done = on_db!(db, p => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now).bind(id).execute(p).await.map(|r| r.rows_affected()))?;
     if done == 0 {
         return Err(StoreError::NotFound("token"));
     }

@@ -1,5 +1,6 @@
 //! `posada admin …`: owner set-up from a shell (API tokens).
 
+use crate::app::{Clock, SystemClock};
 use clap::{Subcommand, ValueEnum};
 
 use crate::config::Settings;
@@ -50,7 +51,9 @@ pub async fn run(settings: &Settings, cmd: AdminCommand) -> anyhow::Result<()> {
                 Scope::Read => "read",
                 Scope::Write => "write",
             };
-            let token = posada_store::tokens::create(&db, name.trim(), scope, &secret).await?;
+            let token =
+                posada_store::tokens::create(&db, name.trim(), scope, &secret, SystemClock.now())
+                    .await?;
             println!("{secret}");
             eprintln!(
                 "token {} ({}, {scope}) created; it is shown only this once",
@@ -80,12 +83,12 @@ pub async fn run(settings: &Settings, cmd: AdminCommand) -> anyhow::Result<()> {
             }
             let phc =
                 crate::http::dashboard::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
-            posada_store::ops::set_owner_password_hash(&db, &phc).await?;
+            posada_store::ops::set_owner_password_hash(&db, &phc, SystemClock.now()).await?;
             println!("dashboard password set");
             Ok(())
         }
         AdminCommand::RevokeToken { id } => {
-            posada_store::tokens::revoke(&db, id).await?;
+            posada_store::tokens::revoke(&db, id, SystemClock.now()).await?;
             println!("token {id} revoked");
             Ok(())
         }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::app::{Clock, SystemClock};
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -114,7 +115,7 @@ async fn sync_all(
         let permit = permits.clone().acquire_owned().await?;
         let state = state.clone();
         set.spawn(async move {
-            let report = crate::ical_sync::sync_feed(&state, id, Utc::now()).await;
+            let report = crate::app::channels::sync_feed(&state, id, Utc::now()).await;
             drop(permit);
             report
         });
@@ -122,7 +123,10 @@ async fn sync_all(
     let mut failed = 0;
     while let Some(done) = set.join_next().await {
         let report = done??;
-        if !matches!(report.outcome, crate::ical_sync::SyncOutcome::Synced { .. }) {
+        if !matches!(
+            report.outcome,
+            crate::app::channels::SyncOutcome::Synced { .. }
+        ) {
             failed += 1;
         }
     }
@@ -238,7 +242,8 @@ async fn sync_bench(
     }))
     .context("building the bench accommodation")?;
     let mut tx = db.begin().await?;
-    let acc = posada_store::accommodations::insert(tx.conn(), &new, "").await?;
+    let now = SystemClock.now();
+    let acc = posada_store::accommodations::insert(tx.conn(), &new, "", now).await?;
     let mut ids = Vec::with_capacity(args.feeds);
     for i in 0..args.feeds {
         let f = posada_store::feeds::insert(
@@ -249,6 +254,7 @@ async fn sync_bench(
                 url: &format!("http://{addr}/feed/{i}.ics"),
                 enabled: true,
             },
+            now,
         )
         .await?;
         ids.push(f.id);

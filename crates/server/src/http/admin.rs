@@ -7,16 +7,16 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use chrono::NaiveDate;
-use posada_domain::{Actor, NewAccommodation, OwnerBlockInput, ReservationState};
-use posada_store::StoreError;
+use posada_domain::{Actor, OwnerBlockInput, ReservationState};
 use posada_store::accommodations::{self, StoredAccommodation};
 use posada_store::reservations::{self, ListFilter, Reservation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{QuoteOut, public_accommodation};
-use super::{Admin, FieldError, Json, Problem, Query};
-use crate::booking;
+use super::{Admin, Json, Problem, Query};
+use crate::app::accommodations::AccommodationIn;
+use crate::app::{self, booking};
 use crate::state::AppState;
 
 /// Admin routes.
@@ -52,60 +52,11 @@ fn admin_accommodation(a: &StoredAccommodation) -> Value {
     v
 }
 
-fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::NotFound(what) => Problem::not_found(what),
-        StoreError::Duplicate(what) => Problem::conflict(
-            "duplicate",
-            "Already used",
-            format!("that {what} is already used"),
-        )
-        .with("field", what),
-        other => Problem::internal(other),
-    }
-}
-
-/// An accommodation as the admin sends it.
-#[derive(Debug, Deserialize)]
-struct AccommodationIn {
-    #[serde(flatten)]
-    accommodation: NewAccommodation,
-    #[serde(default)]
-    directions: String,
-}
-
-fn validate_accommodation(input: &AccommodationIn) -> Result<(), Problem> {
-    let mut errors: Vec<FieldError> = match input.accommodation.validate() {
-        Ok(()) => Vec::new(),
-        Err(e) => {
-            e.0.into_iter()
-                .map(|e| FieldError {
-                    field: e.field,
-                    message: e.message,
-                })
-                .collect()
-        }
-    };
-    if input.directions.chars().count() > 2000 {
-        errors.push(FieldError {
-            field: "directions".into(),
-            message: "at most 2000 characters".into(),
-        });
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Problem::validation(errors))
-    }
-}
-
 async fn list_accommodations(
     _: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, Problem> {
-    let list = accommodations::list(state.db(), false)
-        .await
-        .map_err(store_problem)?;
+    let list = accommodations::list(state.db(), false).await?;
     Ok(Json(
         json!({"items": list.iter().map(admin_accommodation).collect::<Vec<_>>()}),
     ))
@@ -116,13 +67,7 @@ async fn create_accommodation(
     State(state): State<AppState>,
     Json(input): Json<AccommodationIn>,
 ) -> Result<impl IntoResponse, Problem> {
-    validate_accommodation(&input)?;
-    let mut tx = state.db().begin().await?;
-    let stored = accommodations::insert(tx.conn(), &input.accommodation, input.directions.trim())
-        .await
-        .map_err(store_problem)?;
-    tx.commit().await?;
-    state.catalog().clear();
+    let stored = app::accommodations::create(&state, &input).await?;
     Ok((StatusCode::CREATED, Json(admin_accommodation(&stored))))
 }
 
@@ -132,8 +77,7 @@ async fn get_accommodation(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, Problem> {
     let a = accommodations::get(state.db(), id)
-        .await
-        .map_err(store_problem)?
+        .await?
         .ok_or_else(|| Problem::not_found("accommodation"))?;
     Ok(Json(admin_accommodation(&a)))
 }
@@ -144,14 +88,7 @@ async fn update_accommodation(
     Path(id): Path<i64>,
     Json(input): Json<AccommodationIn>,
 ) -> Result<Json<Value>, Problem> {
-    validate_accommodation(&input)?;
-    let mut tx = state.db().begin().await?;
-    let stored =
-        accommodations::update(tx.conn(), id, &input.accommodation, input.directions.trim())
-            .await
-            .map_err(store_problem)?;
-    tx.commit().await?;
-    state.catalog().clear();
+    let stored = app::accommodations::update(&state, id, &input).await?;
     Ok(Json(admin_accommodation(&stored)))
 }
 
@@ -160,12 +97,7 @@ async fn delete_accommodation(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, Problem> {
-    let mut tx = state.db().begin().await?;
-    let deleted = accommodations::delete_or_deactivate(tx.conn(), id)
-        .await
-        .map_err(store_problem)?;
-    tx.commit().await?;
-    state.catalog().clear();
+    let deleted = app::accommodations::delete(&state, id).await?;
     Ok(Json(
         json!({"id": id, "deleted": deleted, "deactivated": !deleted}),
     ))
@@ -240,9 +172,7 @@ async fn list_reservations(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, Problem> {
     let f = filter(&q, 200)?;
-    let (items, total) = reservations::list(state.db(), &f)
-        .await
-        .map_err(store_problem)?;
+    let (items, total) = reservations::list(state.db(), &f).await?;
     Ok(Json(
         json!({"items": items.iter().map(admin_view).collect::<Vec<_>>(), "total": total, "limit": f.limit, "offset": f.offset}),
     ))
@@ -261,9 +191,7 @@ async fn export_csv(
         10_000,
     )?;
     f.offset = 0;
-    let (items, _) = reservations::list(state.db(), &f)
-        .await
-        .map_err(store_problem)?;
+    let (items, _) = reservations::list(state.db(), &f).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
         "code",
@@ -337,15 +265,10 @@ async fn get_reservation(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, Problem> {
     let r = reservations::get(state.db(), id)
-        .await
-        .map_err(store_problem)?
+        .await?
         .ok_or_else(|| Problem::not_found("reservation"))?;
-    let history = reservations::history(state.db(), id)
-        .await
-        .map_err(store_problem)?;
-    let notifications = posada_store::notifications::for_reservation(state.db(), id)
-        .await
-        .map_err(store_problem)?;
+    let history = reservations::history(state.db(), id).await?;
+    let notifications = posada_store::notifications::for_reservation(state.db(), id).await?;
     let mut v = admin_view(&r);
     v["history"] = json!(history);
     v["notifications"] = json!(notifications);
@@ -419,9 +342,8 @@ async fn list_blocks(
     {
         return Err(Problem::field("source", "owner or channel"));
     }
-    let items = posada_store::blocks::list(state.db(), q.accommodation_id, q.source.as_deref())
-        .await
-        .map_err(store_problem)?;
+    let items =
+        posada_store::blocks::list(state.db(), q.accommodation_id, q.source.as_deref()).await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -437,7 +359,7 @@ async fn create_block(
     State(state): State<AppState>,
     Json(input): Json<BlockIn>,
 ) -> Result<impl IntoResponse, Problem> {
-    let block = booking::create_block(&state, input.accommodation_id, &input.block).await?;
+    let block = app::blocks::create(&state, input.accommodation_id, &input.block).await?;
     Ok((StatusCode::CREATED, Json(json!(block))))
 }
 
@@ -447,8 +369,7 @@ async fn get_block(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, Problem> {
     let b = posada_store::blocks::get(state.db(), id)
-        .await
-        .map_err(store_problem)?
+        .await?
         .ok_or_else(|| Problem::not_found("block"))?;
     Ok(Json(json!(b)))
 }
@@ -459,7 +380,7 @@ async fn update_block(
     Path(id): Path<i64>,
     Json(input): Json<OwnerBlockInput>,
 ) -> Result<Json<Value>, Problem> {
-    let block = booking::update_block(&state, id, &input).await?;
+    let block = app::blocks::update(&state, id, &input).await?;
     Ok(Json(json!(block)))
 }
 
@@ -468,11 +389,6 @@ async fn delete_block(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Problem> {
-    let mut tx = state.db().begin().await?;
-    posada_store::blocks::delete_owner(tx.conn(), id)
-        .await
-        .map_err(store_problem)?;
-    tx.commit().await?;
-    state.calendar_changed();
+    app::blocks::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Admin, Json, Problem, Query};
-use crate::conversations::ReplyError;
 use crate::state::AppState;
 
 /// Longest preview of the latest message in the list, in characters.
@@ -38,7 +37,7 @@ fn phone_param(raw: &str) -> Result<String, Problem> {
     let ok = raw
         .chars()
         .all(|c| c.is_ascii_digit() || c == '+' || c == ' ' || c == '-');
-    let digits = crate::conversations::digits(raw);
+    let digits = crate::app::conversations::digits(raw);
     if !ok || digits.is_empty() || digits.len() > 20 {
         return Err(Problem::not_found("conversation"));
     }
@@ -198,32 +197,7 @@ async fn reply(
             format!("at most {max} characters (WhatsApp's limit)"),
         ));
     }
-    let sent = crate::conversations::reply(&state, &phone, &input.text)
-        .await
-        .map_err(|e| match e {
-            ReplyError::NotFound => Problem::not_found("conversation"),
-            ReplyError::WindowClosed(at) => Problem::conflict(
-                "whatsapp-window-closed",
-                "WhatsApp's 24 h window is closed",
-                format!(
-                    "the guest last wrote more than 24 h ago (the window closed at {}); free-form messages are allowed only within 24 h of the guest's last message, so the guest must write first",
-                    at.to_rfc3339()
-                ),
-            )
-            .with("window_open_until", at),
-            ReplyError::NotConfigured => Problem::unavailable(e.to_string()),
-            ReplyError::Unavailable(why) => {
-                Problem::unavailable(format!("whatsapp is unavailable, try again later: {why}"))
-                    .retry_after(60)
-            }
-            ReplyError::Refused(why) => Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "whatsapp-refused",
-                "WhatsApp refused the message",
-            )
-            .detail(why),
-            ReplyError::Internal(e) => Problem::internal(format!("{e:#}")),
-        })?;
+    let sent = crate::app::conversations::reply(&state, &phone, &input.text).await?;
     let mut v = view(&state, &phone, 100).await?;
     v["sent"] = message_view(&sent);
     Ok((StatusCode::OK, Json(v)))
@@ -236,7 +210,7 @@ async fn resolve(
     Path(phone): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let phone = phone_param(&phone)?;
-    let found = crate::conversations::resolve(&state, &phone)
+    let found = crate::app::conversations::resolve(&state, &phone)
         .await
         .map_err(Problem::internal)?;
     if !found {

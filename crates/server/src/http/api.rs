@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::trace::TraceId;
 use super::{Json, Problem, Query};
-use crate::booking::{self, HoldRequest};
+use crate::app::booking::{self, HoldRequest};
 use crate::state::AppState;
 
 /// Public routes.
@@ -113,7 +113,7 @@ async fn availability_calendar(
             (from, until)
         }
         (None, None, None) => {
-            let today = booking::today(&state);
+            let today = state.today();
             availability::month_bounds(today.year(), today.month())
                 .ok_or_else(|| Problem::internal("month bounds"))?
         }
@@ -129,7 +129,7 @@ async fn availability_calendar(
         .taken(state.db(), acc.accommodation.id, from, until)
         .await
         .map_err(Problem::internal)?;
-    let today = booking::today(&state);
+    let today = state.today();
     let days: Vec<Value> = availability::calendar(from, until, &taken)
         .into_iter()
         .map(|d| json!({"date": d.date, "available": d.available && d.date >= today}))
@@ -266,7 +266,7 @@ async fn cancel_own_reservation(
 ) -> Result<Json<Value>, Problem> {
     let r = own_reservation(&state, &code, &headers).await?;
     if r.state == ReservationState::Expired {
-        return Err(booking::BookingError::HoldExpired.into());
+        return Err(crate::app::AppError::HoldExpired.into());
     }
     let reason = body.and_then(|Json(b)| b.reason);
     if reason.as_deref().is_some_and(|r| r.chars().count() > 500) {

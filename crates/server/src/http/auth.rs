@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for Admin {
                 "send an admin API token as `Authorization: Bearer <token>` (create one with `posada admin create-token`)",
             ));
         };
-        let token = posada_store::tokens::authenticate(state.db(), secret)
+        let token = posada_store::tokens::authenticate(state.db(), secret, state.now())
             .await
             .map_err(Problem::internal)?
             .ok_or_else(|| Problem::unauthorized("the API token is unknown or revoked"))?;

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::Problem;
 use super::security::ClientIp;
+use crate::app::AppError;
 use crate::state::AppState;
 
 /// Session cookie name.
@@ -114,7 +115,7 @@ async fn current_session(
         return Ok(None);
     };
     let token_hash = sha256_hex(&cookie);
-    let found = posada_store::ops::session(state.db(), &token_hash)
+    let found = posada_store::ops::session(state.db(), &token_hash, state.now())
         .await
         .map_err(Problem::internal)?;
     Ok(found.map(|s| Session {
@@ -255,6 +256,7 @@ async fn login(
         &csrf,
         &client,
         Duration::hours(SESSION_HOURS),
+        state.now(),
     )
     .await
     .map_err(Problem::internal)?;
@@ -290,7 +292,7 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     let Some(session) = current_session(&state, &headers).await? else {
         return Ok(Redirect::to("/dashboard/login").into_response());
     };
-    let today = crate::booking::today(&state);
+    let today = state.today();
     let stays = posada_store::ops::upcoming_stays(state.db(), today, 100)
         .await
         .map_err(Problem::internal)?;
@@ -447,21 +449,21 @@ async fn reply(
             "La respuesta es demasiado larga para WhatsApp (4096 caracteres como máximo).",
         ));
     }
-    let phone = crate::conversations::digits(&phone);
-    match crate::conversations::reply(&state, &phone, text).await {
+    let phone = crate::app::conversations::digits(&phone);
+    match crate::app::conversations::reply(&state, &phone, text).await {
         Ok(_) => {
             tracing::info!(phone = %super::security::mask_phone(&phone), "owner answered from the dashboard");
             Ok(Redirect::to("/dashboard").into_response())
         }
-        Err(crate::conversations::ReplyError::NotFound) => Ok(form_error(
+        Err(AppError::NotFound(_)) => Ok(form_error(
             StatusCode::NOT_FOUND,
             "No hay una conversación con ese número.",
         )),
-        Err(crate::conversations::ReplyError::WindowClosed(_)) => Ok(form_error(
+        Err(AppError::WindowClosed(_)) => Ok(form_error(
             StatusCode::CONFLICT,
             "Pasaron más de 24 h desde el último mensaje del huésped: WhatsApp no permite responderle hasta que vuelva a escribir.",
         )),
-        Err(crate::conversations::ReplyError::Internal(e)) => Err(Problem::internal(e)),
+        Err(e @ AppError::Internal(_)) => Err(e.into()),
         Err(e) => Ok(form_error(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("WhatsApp no aceptó el mensaje ahora: {e}. Probá de nuevo en unos minutos."),
@@ -477,8 +479,8 @@ async fn resolve(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Problem> {
     form_session(&state, &headers, form.csrf_token.as_deref()).await?;
-    let phone = crate::conversations::digits(&phone);
-    let found = crate::conversations::resolve(&state, &phone)
+    let phone = crate::app::conversations::digits(&phone);
+    let found = crate::app::conversations::resolve(&state, &phone)
         .await
         .map_err(Problem::internal)?;
     if !found {

@@ -10,22 +10,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Serialize;
 use serde_json::json;
 
+use super::middleware::OpsExt;
 use crate::state::AppState;
 
-/// Status of one check or of the whole node, from best to worst.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Working as expected.
-    Healthy,
-    /// Working, but something needs attention.
-    Degraded,
-    /// Not working.
-    Unhealthy,
-}
+pub use crate::app::health::Status;
 
 /// Database latency above this is degraded.
 const DB_DEGRADED: Duration = Duration::from_millis(500);
@@ -117,7 +107,7 @@ async fn ops_checks(state: &AppState) -> (Status, serde_json::Value) {
         overall = overall.max(status);
         checks.insert(name.to_string(), value);
     };
-    add("ical", crate::ical_sync::health(state).await);
+    add("ical", crate::app::channels::health(state).await);
     add("jobs", jobs_check(state).await);
     if let Some(redis) = redis_check(state).await {
         add("redis", redis);

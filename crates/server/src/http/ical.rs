@@ -10,14 +10,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use posada_store::StoreError;
-use posada_store::feeds::{self, CHANNELS, FeedInput, FeedRow};
+use posada_store::feeds::{self, FeedRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Admin, FieldError, Json, Problem};
-use crate::ical_sync;
-use crate::jobs::ical as ical_jobs;
+use super::{Admin, Json, Problem};
+use crate::app::AppError;
+use crate::app::channels::{self, FeedIn};
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -41,13 +40,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/conflicts", get(list_conflicts))
 }
 
-fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::NotFound(what) => Problem::not_found(what),
-        other => Problem::internal(other),
-    }
-}
-
 /// `GET /ical/{token}.ics`: our calendar for one channel. Strong ETag over the body;
 /// `If-None-Match` with it answers 304.
 async fn export(
@@ -58,7 +50,7 @@ async fn export(
     let Some(token) = file.strip_suffix(".ics").filter(|t| !t.is_empty()) else {
         return Err(Problem::not_found("calendar"));
     };
-    let body = ical_sync::render_export(&state, token)
+    let body = channels::render_export(&state, token)
         .await
         .map_err(Problem::from)?
         .ok_or_else(|| Problem::not_found("calendar"))?;
@@ -89,65 +81,6 @@ async fn export(
         .into_response())
 }
 
-fn default_enabled() -> bool {
-    true
-}
-
-/// A feed as an admin writes it.
-#[derive(Debug, Deserialize)]
-struct FeedBody {
-    accommodation_id: i64,
-    channel: String,
-    url: String,
-    #[serde(default = "default_enabled")]
-    enabled: bool,
-}
-
-fn valid_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let Some(rest) = rest else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or("");
-    url.len() <= 2048
-        && !host.is_empty()
-        && !host.starts_with(':')
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-async fn validate(state: &AppState, body: &FeedBody) -> Result<(), Problem> {
-    let mut errors = Vec::new();
-    if !CHANNELS.contains(&body.channel.as_str()) {
-        errors.push(FieldError {
-            field: "channel".into(),
-            message: format!("expected one of {}", CHANNELS.join(", ")),
-        });
-    }
-    if !valid_url(body.url.trim()) {
-        errors.push(FieldError {
-            field: "url".into(),
-            message: "expected an http:// or https:// URL with a host".into(),
-        });
-    }
-    let acc = posada_store::accommodations::get(state.db(), body.accommodation_id)
-        .await
-        .map_err(Problem::internal)?;
-    if acc.is_none() {
-        errors.push(FieldError {
-            field: "accommodation_id".into(),
-            message: "no accommodation has this id".into(),
-        });
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Problem::validation(errors))
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct FeedFilter {
     accommodation_id: Option<i64>,
@@ -161,7 +94,7 @@ async fn list_feeds(
 ) -> Result<axum::Json<serde_json::Value>, Problem> {
     let list = feeds::list(state.db(), filter.accommodation_id)
         .await
-        .map_err(store_problem)?;
+        .map_err(AppError::from)?;
     Ok(axum::Json(json!({ "feeds": list })))
 }
 
@@ -169,23 +102,9 @@ async fn list_feeds(
 async fn create_feed(
     State(state): State<AppState>,
     _admin: Admin,
-    Json(body): Json<FeedBody>,
+    Json(body): Json<FeedIn>,
 ) -> Result<(StatusCode, axum::Json<FeedRow>), Problem> {
-    validate(&state, &body).await?;
-    let mut tx = state.db().begin().await.map_err(Problem::from)?;
-    let feed = feeds::insert(
-        tx.conn(),
-        &FeedInput {
-            accommodation_id: body.accommodation_id,
-            channel: &body.channel,
-            url: body.url.trim(),
-            enabled: body.enabled,
-        },
-    )
-    .await
-    .map_err(store_problem)?;
-    tx.commit().await.map_err(Problem::from)?;
-    tracing::info!(feed.id = feed.id, accommodation.id = feed.accommodation_id, channel = %feed.channel, "feed added");
+    let feed = channels::add_feed(&state, &body).await?;
     Ok((StatusCode::CREATED, axum::Json(feed)))
 }
 
@@ -197,7 +116,7 @@ async fn get_feed(
 ) -> Result<axum::Json<FeedRow>, Problem> {
     feeds::get(state.db(), id)
         .await
-        .map_err(store_problem)?
+        .map_err(AppError::from)?
         .map(axum::Json)
         .ok_or_else(|| Problem::not_found("feed"))
 }
@@ -207,25 +126,9 @@ async fn update_feed(
     State(state): State<AppState>,
     _admin: Admin,
     Path(id): Path<i64>,
-    Json(body): Json<FeedBody>,
+    Json(body): Json<FeedIn>,
 ) -> Result<axum::Json<FeedRow>, Problem> {
-    validate(&state, &body).await?;
-    let mut tx = state.db().begin().await.map_err(Problem::from)?;
-    let feed = feeds::update(
-        tx.conn(),
-        id,
-        &FeedInput {
-            accommodation_id: body.accommodation_id,
-            channel: &body.channel,
-            url: body.url.trim(),
-            enabled: body.enabled,
-        },
-    )
-    .await
-    .map_err(store_problem)?;
-    tx.commit().await.map_err(Problem::from)?;
-    state.calendar_changed();
-    Ok(axum::Json(feed))
+    Ok(axum::Json(channels::update_feed(&state, id, &body).await?))
 }
 
 /// `DELETE /api/v1/admin/feeds/{id}`: remove the feed and the blocks it imported.
@@ -234,22 +137,7 @@ async fn delete_feed(
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Problem> {
-    let mut tx = state.db().begin().await.map_err(Problem::from)?;
-    let feed = feeds::get_in(tx.conn(), id)
-        .await
-        .map_err(store_problem)?
-        .ok_or_else(|| Problem::not_found("feed"))?;
-    posada_store::accommodations::lock_calendar(tx.conn(), feed.accommodation_id)
-        .await
-        .map_err(store_problem)?;
-    feeds::delete(tx.conn(), id).await.map_err(store_problem)?;
-    tx.commit().await.map_err(Problem::from)?;
-    state.calendar_changed();
-    tracing::info!(
-        feed.id = id,
-        blocks = feed.blocks_held,
-        "feed deleted with its blocks"
-    );
+    channels::delete_feed(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,20 +147,7 @@ async fn sync_now(
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>), Problem> {
-    let feed = feeds::get(state.db(), id)
-        .await
-        .map_err(store_problem)?
-        .ok_or_else(|| Problem::not_found("feed"))?;
-    if !feed.enabled {
-        return Err(Problem::conflict(
-            "feed-disabled",
-            "The feed is disabled",
-            "enable the feed before syncing it",
-        ));
-    }
-    let job = ical_jobs::enqueue_now(&state, id)
-        .await
-        .map_err(Problem::from)?;
+    let job = channels::sync_now(&state, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({
@@ -303,14 +178,6 @@ fn export_url(state: &AppState, t: &feeds::ExportToken) -> ExportUrl {
     }
 }
 
-async fn existing_accommodation(state: &AppState, id: i64) -> Result<(), Problem> {
-    posada_store::accommodations::get(state.db(), id)
-        .await
-        .map_err(store_problem)?
-        .map(|_| ())
-        .ok_or_else(|| Problem::not_found("accommodation"))
-}
-
 /// `GET /api/v1/admin/accommodations/{id}/ical-exports`: one URL per channel (created on first
 /// use), to paste into each channel's calendar import.
 async fn export_urls(
@@ -318,17 +185,7 @@ async fn export_urls(
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<serde_json::Value>, Problem> {
-    existing_accommodation(&state, id).await?;
-    let mut tx = state.db().begin().await.map_err(Problem::from)?;
-    for channel in CHANNELS {
-        feeds::ensure_export_token(tx.conn(), id, channel, &ical_sync::new_export_token())
-            .await
-            .map_err(store_problem)?;
-    }
-    tx.commit().await.map_err(Problem::from)?;
-    let tokens = feeds::export_tokens(state.db(), id)
-        .await
-        .map_err(store_problem)?;
+    let tokens = channels::export_tokens(&state, id).await?;
     let exports: Vec<ExportUrl> = tokens.iter().map(|t| export_url(&state, t)).collect();
     Ok(axum::Json(
         json!({ "accommodation_id": id, "exports": exports }),
@@ -342,16 +199,7 @@ async fn rotate_export(
     _admin: Admin,
     Path((id, channel)): Path<(i64, String)>,
 ) -> Result<axum::Json<ExportUrl>, Problem> {
-    if !CHANNELS.contains(&channel.as_str()) {
-        return Err(Problem::not_found("channel"));
-    }
-    existing_accommodation(&state, id).await?;
-    let mut tx = state.db().begin().await.map_err(Problem::from)?;
-    let token = feeds::rotate_export_token(tx.conn(), id, &channel, &ical_sync::new_export_token())
-        .await
-        .map_err(store_problem)?;
-    tx.commit().await.map_err(Problem::from)?;
-    tracing::info!(accommodation.id = id, channel = %channel, "export URL rotated");
+    let token = channels::rotate_export(&state, id, &channel).await?;
     Ok(axum::Json(export_url(&state, &token)))
 }
 
@@ -362,13 +210,13 @@ async fn list_conflicts(
 ) -> Result<axum::Json<serde_json::Value>, Problem> {
     let list = feeds::open_conflicts(state.db())
         .await
-        .map_err(store_problem)?;
+        .map_err(AppError::from)?;
     Ok(axum::Json(json!({ "conflicts": list })))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::valid_url;
+    use crate::app::channels::valid_url;
 
     #[test]
     fn feed_urls_must_be_http_with_a_host() {

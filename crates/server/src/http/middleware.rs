@@ -30,8 +30,21 @@ pub struct Ops {
     pub health_cache: Mutex<Option<(Instant, super::health::Status, serde_json::Value)>>,
     /// Held by the one request refreshing `health_cache`.
     pub health_refresh: tokio::sync::Mutex<()>,
-    /// Shared HTTP client for outbound calls of operations (Slack alerts).
-    pub http: reqwest::Client,
+}
+
+/// The HTTP layer's per-application state, kept in the application state for it.
+pub trait OpsExt {
+    /// Rate limiter, trusted proxies, health cache.
+    fn ops(&self) -> &Ops;
+}
+
+impl OpsExt for AppState {
+    fn ops(&self) -> &Ops {
+        static FALLBACK: std::sync::LazyLock<Ops> =
+            std::sync::LazyLock::new(|| Ops::new(&Settings::default()));
+        self.entry_state(|| Ops::new(self.settings()))
+            .unwrap_or(&FALLBACK)
+    }
 }
 
 impl Ops {
@@ -42,10 +55,6 @@ impl Ops {
             trusted_proxies: security::parse_proxies(&settings.trusted_proxies).unwrap_or_default(),
             health_cache: Mutex::new(None),
             health_refresh: tokio::sync::Mutex::new(()),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod admin_jobs;
 pub mod api;
 pub mod auth;
 pub mod dashboard;
+pub mod errors;
 pub mod health;
 pub mod ical;
 pub mod idempotency;

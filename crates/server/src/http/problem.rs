@@ -38,14 +38,7 @@ pub struct ProblemBody {
     retry_after: Option<u64>,
 }
 
-/// One field at fault.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field, as named in the request (`check_in`, `guest.email`).
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
+pub use crate::app::FieldError;
 
 impl Problem {
     /// A problem of kind `slug` with `status` and `title`.
@@ -188,12 +181,6 @@ impl IntoResponse for Problem {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
-    }
-}
-
-impl From<sqlx::Error> for Problem {
-    fn from(err: sqlx::Error) -> Problem {
-        Problem::internal(err)
     }
 }
 

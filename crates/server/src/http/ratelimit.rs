@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use redis::aio::ConnectionManager;
 
 use super::Problem;
+use super::middleware::OpsExt;
 use super::security::ClientIp;
 use crate::config::Settings;
 use crate::state::AppState;

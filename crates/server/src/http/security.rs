@@ -17,6 +17,7 @@ use ipnet::IpNet;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::Problem;
+use super::middleware::OpsExt;
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -105,7 +106,7 @@ pub fn validate_settings(s: &Settings) -> Result<(), String> {
             s.alert_check_interval_seconds
         ));
     }
-    if crate::report::parse_report_time(&s.daily_report_time).is_none() {
+    if crate::app::report::parse_report_time(&s.daily_report_time).is_none() {
         return Err(format!(
             "setting DAILY_REPORT_TIME=\"{}\" is not valid: expected HH:MM, e.g. 08:00",
             s.daily_report_time

@@ -17,16 +17,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
-use posada_integrations::whatsapp::DeliveryStatus;
 use posada_integrations::{SignatureError, WebhookPayload};
-use posada_jobs::JobOptions;
-use posada_store::conversations;
 use serde_json::json;
 
 use crate::http::Problem;
 use crate::http::trace::TraceId;
-use crate::jobs::payments::{ProcessPayment, process_key};
 use crate::state::AppState;
 
 /// The webhook routes.
@@ -85,7 +80,7 @@ async fn mercadopago(
                     signature,
                     header(&headers, "x-request-id"),
                     data_id,
-                    Utc::now(),
+                    state.now(),
                     (max_age > Duration::ZERO).then_some(max_age),
                 ) {
                     metrics::counter!("webhook_signature_rejected_total", "provider" => "mercadopago").increment(1);
@@ -127,41 +122,11 @@ async fn mercadopago(
     let Some(payment_id) = payment_id.filter(|id| valid_payment_id(id)) else {
         return Problem::bad_request("the notification names no valid payment id").into_response();
     };
-    let job = ProcessPayment {
-        payment_id: payment_id.to_string(),
-    };
     let trace_id = trace.map(|t| t.0.0.clone());
-    let mut enqueued = state
-        .jobs()
-        .enqueue(
-            &job,
-            JobOptions {
-                unique_key: Some(process_key(payment_id)),
-                trace_id: trace_id.clone(),
-                ..JobOptions::default()
-            },
-        )
-        .await;
-    if let Ok(None) = enqueued {
-        // A job for this payment is live, and may already be past its look-up at the API: this
-        // notification can carry a newer status (approved, then refunded), so one follow-up
-        // look-up runs shortly after. Further duplicates meanwhile are absorbed by its key.
-        enqueued = state
-            .jobs()
-            .enqueue(
-                &job,
-                JobOptions {
-                    unique_key: Some(format!("{}:again", process_key(payment_id))),
-                    run_at: Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
-                    trace_id,
-                    ..JobOptions::default()
-                },
-            )
-            .await;
-    }
-    match enqueued {
-        Ok(_) => (StatusCode::OK, axum::Json(json!({"received": true}))).into_response(),
-        Err(e) => Problem::internal(format!("enqueueing the payment job: {e}")).into_response(),
+    match crate::app::payments::notification_received(&state, payment_id, trace_id.as_deref()).await
+    {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({"received": true}))).into_response(),
+        Err(e) => Problem::from(e).into_response(),
     }
 }
 
@@ -207,73 +172,12 @@ async fn whatsapp_delivery(
         Ok(p) => p,
         Err(e) => return Problem::bad_request(format!("unreadable delivery: {e}")).into_response(),
     };
-    match record_delivery(&state, &payload).await {
+    match crate::app::conversations::record_delivery(&state, &payload).await {
         Ok((statuses, messages)) => (
             StatusCode::OK,
             axum::Json(json!({"statuses": statuses, "messages": messages})),
         )
             .into_response(),
-        Err(e) => Problem::internal(format!("recording the delivery: {e:#}")).into_response(),
+        Err(e) => Problem::from(e).into_response(),
     }
-}
-
-/// Apply a delivery in one transaction; returns how many statuses and messages were new.
-async fn record_delivery(
-    state: &AppState,
-    payload: &WebhookPayload,
-) -> anyhow::Result<(usize, usize)> {
-    let mut tx = state.db().begin().await?;
-    let mut statuses = 0;
-    for (_, update) in payload.statuses() {
-        let Some(wamid) = update.id.as_deref() else {
-            continue;
-        };
-        let status = update.status.as_str();
-        if !conversations::first_sighting(tx.conn(), wamid, status).await? {
-            continue;
-        }
-        statuses += 1;
-        let error = (update.status == DeliveryStatus::Failed).then(|| {
-            update
-                .errors
-                .iter()
-                .map(|e| {
-                    let details = e
-                        .error_data
-                        .as_ref()
-                        .and_then(|d| d.details.as_deref())
-                        .or(e.message.as_deref())
-                        .or(e.title.as_deref())
-                        .unwrap_or("");
-                    format!("{}: {details}", e.code.unwrap_or(0))
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        });
-        conversations::apply_delivery_status(tx.conn(), wamid, status, error.as_deref()).await?;
-    }
-    let mut messages = 0;
-    for (_, message) in payload.messages() {
-        let (Some(wamid), Some(from)) = (message.id.as_deref(), message.from.as_deref()) else {
-            continue;
-        };
-        if !conversations::first_sighting(tx.conn(), wamid, "message").await? {
-            continue;
-        }
-        messages += 1;
-        let at = message
-            .timestamp
-            .as_deref()
-            .and_then(|t| t.parse::<i64>().ok())
-            .and_then(|t| DateTime::from_timestamp(t, 0))
-            .map_or_else(Utc::now, |t| t.min(Utc::now()));
-        let digits = crate::conversations::digits(from);
-        if digits.is_empty() {
-            continue;
-        }
-        conversations::record_inbound(tx.conn(), &digits, at).await?;
-        crate::conversations::receive(state, &mut tx, &digits, wamid, &message.content, at).await?;
-    }
-    state.jobs().commit(tx).await?;
-    Ok((statuses, messages))
 }

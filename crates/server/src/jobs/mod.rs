@@ -1,11 +1,21 @@
-//! posada's job kinds (one file per family) and the engine set-up for a node.
+//! posada's job kinds, one file each: the payload, its queue, priority and unique key, and its
+//! `run`, which calls the application core. Also the engine set-up for a node.
 
-pub mod conversations;
-pub mod ical;
-pub mod notify;
-pub mod ops;
-pub mod payments;
-pub mod reservations;
+pub mod alert_check;
+pub mod checkin_reminder;
+pub mod cleanup;
+pub mod complete_stay;
+pub mod completion_pass;
+pub mod create_payment_link;
+pub mod daily_report;
+pub mod deliver_notification;
+pub mod expiration_sweep;
+pub mod expire_hold;
+pub mod guest_button_reply;
+pub mod hold_reminder;
+pub mod process_payment;
+pub mod sync_all_feeds;
+pub mod sync_feed;
 
 use posada_jobs::{Engine, EngineConfig, PeriodicTask};
 use std::time::Duration;
@@ -16,55 +26,54 @@ use crate::state::AppState;
 pub fn register(engine: Engine<AppState>, state: &AppState) -> anyhow::Result<Engine<AppState>> {
     let settings = state.settings();
     let tz = settings.tz();
-    crate::ical_sync::describe_metrics();
+    crate::app::channels::describe_metrics();
     let engine = engine
-        .register::<reservations::ExpireHold>()
-        .register::<reservations::HoldReminder>()
-        .register::<reservations::CheckInReminder>()
-        .register::<reservations::CompleteStay>()
-        .register::<reservations::ExpirationSweep>()
-        .register::<reservations::CompletionPass>()
-        .register::<notify::DeliverNotification>()
-        .register::<payments::CreatePaymentLink>()
-        .register::<payments::ProcessPayment>()
-        .register::<conversations::GuestButtonReply>()
-        .register::<ical::SyncFeed>()
-        .register::<ical::SyncAllFeeds>()
+        .register::<expire_hold::ExpireHold>()
+        .register::<hold_reminder::HoldReminder>()
+        .register::<checkin_reminder::CheckInReminder>()
+        .register::<complete_stay::CompleteStay>()
+        .register::<expiration_sweep::ExpirationSweep>()
+        .register::<completion_pass::CompletionPass>()
+        .register::<deliver_notification::DeliverNotification>()
+        .register::<create_payment_link::CreatePaymentLink>()
+        .register::<process_payment::ProcessPayment>()
+        .register::<guest_button_reply::GuestButtonReply>()
+        .register::<sync_feed::SyncFeed>()
+        .register::<sync_all_feeds::SyncAllFeeds>()
         .periodic(PeriodicTask::every(
             "ical-sync",
             Duration::from_secs(settings.job_ical_interval_seconds),
-            || ical::SyncAllFeeds,
+            || sync_all_feeds::SyncAllFeeds,
         ))
-        .register_bench_jobs()
         .periodic(PeriodicTask::every(
             "expiration-sweep",
             Duration::from_secs(settings.job_expiration_interval_seconds),
-            || reservations::ExpirationSweep,
+            || expiration_sweep::ExpirationSweep,
         ))
         .periodic(PeriodicTask::cron(
             "completion-pass",
             "30 3 * * *",
             tz,
-            || reservations::CompletionPass,
+            || completion_pass::CompletionPass,
         )?)
-        .register::<ops::DailyReport>()
-        .register::<ops::AlertCheck>()
-        .register::<ops::Cleanup>()
+        .register::<daily_report::DailyReport>()
+        .register::<alert_check::AlertCheck>()
+        .register::<cleanup::Cleanup>()
         .periodic(PeriodicTask::cron(
             "daily-report",
-            &crate::report::report_cron(&settings.daily_report_time),
+            &crate::app::report::report_cron(&settings.daily_report_time),
             tz,
-            || ops::DailyReport,
+            || daily_report::DailyReport,
         )?)
         .periodic(PeriodicTask::every(
             "alert-check",
             Duration::from_secs(settings.alert_check_interval_seconds),
-            || ops::AlertCheck,
+            || alert_check::AlertCheck,
         ))
         .periodic(PeriodicTask::every(
             "cleanup",
             Duration::from_secs(3600),
-            || ops::Cleanup,
+            || cleanup::Cleanup,
         ));
     Ok(engine)
 }

@@ -6,7 +6,7 @@
 //! send a message twice, never zero times). Errors worth retrying come back as `Err` so the job
 //! engine retries with backoff; an open circuit is not the row's failure (no attempt counted).
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Duration as ChronoDuration;
 use posada_integrations::{CircuitBreaker, Email, EmailError, WhatsAppClient, WhatsAppError};
 use posada_store::conversations;
 
@@ -73,7 +73,16 @@ pub async fn deliver(
             }
             _ => "unknown channel",
         };
-        notifications::set_status(db, id, "not_configured", None, Some(why), false).await?;
+        notifications::set_status(
+            db,
+            id,
+            "not_configured",
+            None,
+            Some(why),
+            false,
+            state.now(),
+        )
+        .await?;
         metrics::counter!("notifications_not_configured_total", "channel" => n.channel.clone())
             .increment(1);
         tracing::warn!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, n.recipient.as_deref().unwrap_or("")), "message not sent: channel not configured");
@@ -143,17 +152,20 @@ pub async fn deliver(
     };
     match result {
         Ok(provider_id) => {
-            notifications::set_status(db, id, "sent", Some(&provider_id), None, true).await?;
+            notifications::set_status(db, id, "sent", Some(&provider_id), None, true, state.now())
+                .await?;
             metrics::counter!("notifications_sent_total", "channel" => n.channel.clone(), "template" => n.template.clone()).increment(1);
             tracing::info!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, &recipient), "message sent");
             Ok(DeliveryOutcome::Sent(provider_id))
         }
         Err((error, true)) if !last_attempt => {
-            notifications::set_status(db, id, "queued", None, Some(&error), true).await?;
+            notifications::set_status(db, id, "queued", None, Some(&error), true, state.now())
+                .await?;
             Err(RetryLater::Provider(error).into())
         }
         Err((error, _)) => {
-            notifications::set_status(db, id, "failed", None, Some(&error), true).await?;
+            notifications::set_status(db, id, "failed", None, Some(&error), true, state.now())
+                .await?;
             metrics::counter!("notifications_failed_total", "channel" => n.channel.clone())
                 .increment(1);
             tracing::warn!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, &recipient), error = %error, "message failed for good");
@@ -164,7 +176,16 @@ pub async fn deliver(
 
 /// Mark the row failed without a send (nothing to retry).
 async fn fail(state: &AppState, n: &Notification, why: &str) -> anyhow::Result<DeliveryOutcome> {
-    notifications::set_status(state.db(), n.id, "failed", None, Some(why), false).await?;
+    notifications::set_status(
+        state.db(),
+        n.id,
+        "failed",
+        None,
+        Some(why),
+        false,
+        state.now(),
+    )
+    .await?;
     metrics::counter!("notifications_failed_total", "channel" => n.channel.clone()).increment(1);
     tracing::warn!(notification.id = n.id, channel = %n.channel, template = %n.template, error = why, "message cannot be sent");
     Ok(DeliveryOutcome::Failed(why.to_string()))
@@ -187,17 +208,18 @@ async fn check_breaker(
             None,
             Some(&open.to_string()),
             false,
+            state.now(),
         )
         .await?;
         if last_attempt {
             let cool_down = ChronoDuration::milliseconds(
                 i64::try_from(state.settings().breaker_cool_down_ms).unwrap_or(i64::MAX / 2),
             );
-            let at = Utc::now() + cool_down;
+            let at = state.now() + cool_down;
             state
                 .jobs()
                 .enqueue(
-                    &crate::jobs::notify::DeliverNotification {
+                    &crate::jobs::deliver_notification::DeliverNotification {
                         notification_id: n.id,
                     },
                     posada_jobs::JobOptions {
@@ -220,9 +242,6 @@ async fn check_breaker(
 }
 
 /// Digits of a phone number, the form WhatsApp ids take.
-fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
-}
 
 /// Send a WhatsApp message: free-form (photo, buttons or text) within 24 h of the recipient's last
 /// message, the approved template otherwise or when WhatsApp says the window is closed (131047).
@@ -234,13 +253,13 @@ async fn send_whatsapp(
     message: &RenderedMessage,
     data: &Value,
 ) -> Result<String, WhatsAppError> {
-    let last = conversations::last_inbound(state.db(), &digits(to))
+    let last = conversations::last_inbound(state.db(), &crate::app::conversations::digits(to))
         .await
         .map_err(|e| WhatsAppError::Transient {
             status: None,
             message: format!("reading the conversation window: {e}"),
         })?;
-    let in_window = last.is_some_and(|at| at > Utc::now() - ChronoDuration::hours(24));
+    let in_window = last.is_some_and(|at| at > state.now() - ChronoDuration::hours(24));
     if in_window {
         match send_free_form(client, n, to, message, data).await {
             Err(WhatsAppError::OutsideWindow { .. }) => {

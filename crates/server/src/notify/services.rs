@@ -40,6 +40,8 @@ pub struct Services {
     pub smtp_breaker: Arc<CircuitBreaker>,
     /// Message templates.
     pub templates: Renderer,
+    /// Plain HTTP client for operations calls (the Slack-compatible alert webhook).
+    pub http: reqwest::Client,
 }
 
 fn nonempty(v: Option<&str>) -> Option<&str> {
@@ -130,6 +132,10 @@ impl Services {
             whatsapp_breaker: Arc::new(CircuitBreaker::new(provider::WHATSAPP, breaker)),
             smtp_breaker: Arc::new(CircuitBreaker::new(provider::SMTP, breaker)),
             templates: Renderer::new(settings.message_templates_dir.as_deref()),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
         }
     }
 

@@ -44,10 +44,11 @@ async fn admin_tokens_are_checked(backend: Backend) {
     assert!(paused.is_empty(), "a read-only token paused {paused:?}");
     // A revoked token is refused.
     let token = "adm_soon-revoked";
-    let record = posada_store::tokens::create(app.state.db(), "temp", "write", token)
-        .await
-        .unwrap();
-    posada_store::tokens::revoke(app.state.db(), record.id)
+    let record =
+        posada_store::tokens::create(app.state.db(), "temp", "write", token, chrono::Utc::now())
+            .await
+            .unwrap();
+    posada_store::tokens::revoke(app.state.db(), record.id, chrono::Utc::now())
         .await
         .unwrap();
     let res = app
@@ -202,7 +203,7 @@ async fn dashboard_lockout_after_five_failures(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // The password set through the store (what `posada admin set-password` does).
     let hash = posada_server::http::dashboard::hash_password(PASSWORD).unwrap();
-    posada_store::ops::set_owner_password_hash(app.state.db(), &hash)
+    posada_store::ops::set_owner_password_hash(app.state.db(), &hash, chrono::Utc::now())
         .await
         .unwrap();
     let client = no_redirects();

@@ -43,7 +43,7 @@ async fn tokens_and_password_from_the_command_line() {
     let db = posada_db::Db::connect(&url, &Default::default())
         .await
         .unwrap();
-    let found = posada_store::tokens::authenticate(&db, &token)
+    let found = posada_store::tokens::authenticate(&db, &token, chrono::Utc::now())
         .await
         .unwrap()
         .unwrap();
@@ -78,7 +78,7 @@ async fn tokens_and_password_from_the_command_line() {
     let out = posada(&url, &["admin", "revoke-token", &found.id.to_string()], &[]);
     assert!(out.status.success());
     assert!(
-        posada_store::tokens::authenticate(&db, &token)
+        posada_store::tokens::authenticate(&db, &token, chrono::Utc::now())
             .await
             .unwrap()
             .is_none()

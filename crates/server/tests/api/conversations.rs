@@ -450,11 +450,11 @@ async fn an_hour_unanswered_alerts_the_owner_once_and_the_reply_clears_it(backen
     assert_eq!(alert.kind, "conversation_unanswered");
 
     // A second check: still unanswered, no second notice.
-    let found = posada_server::jobs::ops::findings(&f.app.state)
+    let found = posada_server::app::alerts::findings(&f.app.state)
         .await
         .unwrap();
     assert!(found.iter().any(|x| x.key == key));
-    let notified = posada_server::jobs::ops::apply_findings(&f.app.state, &found, None)
+    let notified = posada_server::app::alerts::apply_findings(&f.app.state, &found, None)
         .await
         .unwrap();
     assert!(!notified.contains(&key), "{notified:?}");
@@ -465,11 +465,11 @@ async fn an_hour_unanswered_alerts_the_owner_once_and_the_reply_clears_it(backen
     let (status, body) = reply(&f, GUEST_PHONE, &json!({"text": "Te llamo en 5 minutos."})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(texts_to(&f, GUEST_PHONE), ["Te llamo en 5 minutos."]);
-    let found = posada_server::jobs::ops::findings(&f.app.state)
+    let found = posada_server::app::alerts::findings(&f.app.state)
         .await
         .unwrap();
     assert!(!found.iter().any(|x| x.key == key));
-    posada_server::jobs::ops::apply_findings(&f.app.state, &found, None)
+    posada_server::app::alerts::apply_findings(&f.app.state, &found, None)
         .await
         .unwrap();
     let alert = posada_store::ops::alert(f.app.state.db(), &key)
@@ -520,7 +520,7 @@ async fn after_a_day_the_window_is_closed_and_the_cleanup_lets_the_state_go(back
         "{metrics}"
     );
     // Nothing to alert about any more.
-    let found = posada_server::jobs::ops::findings(&f.app.state)
+    let found = posada_server::app::alerts::findings(&f.app.state)
         .await
         .unwrap();
     assert!(!found.iter().any(|x| x.kind == "conversation_unanswered"));

@@ -79,12 +79,24 @@ impl TestApp {
         }));
         let admin_token = format!("adm_{}", uuid::Uuid::new_v4().simple());
         let read_token = format!("ro_{}", uuid::Uuid::new_v4().simple());
-        posada_store::tokens::create(state.db(), "tests", "write", &admin_token)
-            .await
-            .unwrap();
-        posada_store::tokens::create(state.db(), "tests-read", "read", &read_token)
-            .await
-            .unwrap();
+        posada_store::tokens::create(
+            state.db(),
+            "tests",
+            "write",
+            &admin_token,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        posada_store::tokens::create(
+            state.db(),
+            "tests-read",
+            "read",
+            &read_token,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
         TestApp {
             addr,
             base: format!("http://{addr}"),

@@ -10,8 +10,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use posada_ical::{FeedEvent, ParseOptions, Tz, parse_with};
+use posada_jobs::Job;
 use posada_jobs::{JobOptions, JobState};
-use posada_server::jobs::ical::{SyncFeed, unique_key};
+use posada_server::jobs::sync_feed::SyncFeed;
+
+fn unique_key(feed_id: i64) -> String {
+    SyncFeed {
+        feed_id,
+        as_of: None,
+    }
+    .unique_key()
+    .unwrap_or_default()
+}
 use posada_store::blocks::BlockRow;
 use posada_testkit::FakeChannel;
 use serde_json::{Value, json};
@@ -1189,11 +1199,11 @@ async fn admin_feed_api_validates_syncs_now_and_deletes(backend: Backend) {
     // within 10 % of the interval; a feed with a live sync is not enqueued twice.
     let other = add_feed(&app, acc, "booking", &channel.url("/rio.ics")).await;
     let before = chrono::Utc::now();
-    let n = posada_server::jobs::ical::enqueue_all(&app.state)
+    let n = posada_server::app::channels::enqueue_all_syncs(&app.state)
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let again = posada_server::jobs::ical::enqueue_all(&app.state)
+    let again = posada_server::app::channels::enqueue_all_syncs(&app.state)
         .await
         .unwrap();
     let jobs = app

@@ -110,7 +110,7 @@ async fn hold_reminder_has_reply_buttons(backend: Backend) {
     let r = f.hold("lago", 20, 2).await;
     f.payment_link(r.id).await;
     // Run the reminder now instead of waiting for its time.
-    let job = posada_server::jobs::reservations::HoldReminder {
+    let job = posada_server::jobs::hold_reminder::HoldReminder {
         reservation_id: r.id,
     };
     f.app
@@ -296,6 +296,7 @@ async fn an_open_circuit_on_the_last_attempt_reschedules_the_row(backend: Backen
             data: &data,
             dedupe_key: None,
         },
+        chrono::Utc::now(),
     )
     .await
     .unwrap()
@@ -376,6 +377,7 @@ async fn connection_lost_mid_send_leaves_the_row_retryable(backend: Backend) {
             data: &data,
             dedupe_key: Some("orphan".into()),
         },
+        chrono::Utc::now(),
     )
     .await
     .unwrap()

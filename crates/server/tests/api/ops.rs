@@ -548,7 +548,7 @@ async fn trace_id_goes_from_the_request_to_the_jobs_and_their_logs() {
         .await
         .unwrap();
     let token = format!("adm_{}", uuid::Uuid::new_v4().simple());
-    posada_store::tokens::create(&db, "trace-test", "write", &token)
+    posada_store::tokens::create(&db, "trace-test", "write", &token, chrono::Utc::now())
         .await
         .unwrap();
     let res = client

@@ -529,7 +529,7 @@ async fn unknown_payment_changes_nothing(backend: Backend) {
     f.settle().await;
     assert_eq!(
         f.mp.payment_lookups("424242"),
-        posada_server::payments::NOT_FOUND_LOOKUPS as usize,
+        posada_server::app::payments::NOT_FOUND_LOOKUPS as usize,
         "a 404 is looked up again a few times, then dropped"
     );
     assert_eq!(f.payments_stored().await, 0);
@@ -627,7 +627,7 @@ async fn expire_now(f: &Fixture, r: &Reservation) {
                 .unwrap();
         }
     }
-    posada_server::booking::expire(&f.app.state, r.id)
+    posada_server::app::booking::expire(&f.app.state, r.id)
         .await
         .unwrap();
     assert_eq!(f.reservation(r.id).await.state, ReservationState::Expired);

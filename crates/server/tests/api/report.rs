@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use posada_server::report::{DailyReport, gather, render};
+use posada_server::app::report::{DailyReport, gather, render};
 use posada_store::ops::{Alert, DayActivity, StayLine};
 use serde_json::{Value, json};
 
@@ -240,10 +240,10 @@ async fn alerts_go_out_once_per_occurrence(backend: Backend) {
         .unwrap()
         .id;
     let check = || async {
-        let found = posada_server::jobs::ops::findings(&app.state)
+        let found = posada_server::app::alerts::findings(&app.state)
             .await
             .unwrap();
-        posada_server::jobs::ops::apply_findings(&app.state, &found, None)
+        posada_server::app::alerts::apply_findings(&app.state, &found, None)
             .await
             .unwrap()
     };
@@ -251,7 +251,7 @@ async fn alerts_go_out_once_per_occurrence(backend: Backend) {
     assert!(check().await.is_empty(), "nothing to report yet");
 
     let mut tx = app.state.db().begin().await.unwrap();
-    posada_store::reservations::add_flag(tx.conn(), id, "needs_refund")
+    posada_store::reservations::add_flag(tx.conn(), id, "needs_refund", chrono::Utc::now())
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -479,12 +479,15 @@ async fn confirm_and_expire_race_has_one_winner(backend: Backend) {
         .await;
         let (s1, s2) = (app.state.clone(), app.state.clone());
         let confirm = tokio::spawn(async move {
-            posada_server::booking::confirm(&s1, r.id, posada_domain::Actor::Admin, None)
+            posada_server::app::booking::confirm(&s1, r.id, posada_domain::Actor::Admin, None)
                 .await
                 .is_ok()
         });
         let expire = tokio::spawn(async move {
-            matches!(posada_server::booking::expire(&s2, r.id).await, Ok(Some(_)))
+            matches!(
+                posada_server::app::booking::expire(&s2, r.id).await,
+                Ok(Some(_))
+            )
         });
         let (confirmed, expired) = (confirm.await.unwrap(), expire.await.unwrap());
         assert!(
@@ -728,9 +731,15 @@ async fn the_calendar_cache_never_hides_a_write(backend: Backend) {
     // A block written by someone else (not through this node) shows within the cache's time.
     let stay = posada_domain::Stay::new(ci.parse().unwrap(), co.parse().unwrap()).unwrap();
     let mut tx = app.test_db.db.begin().await.unwrap();
-    posada_store::blocks::insert_owner(tx.conn(), acc["id"].as_i64().unwrap(), &stay, "otro nodo")
-        .await
-        .unwrap();
+    posada_store::blocks::insert_owner(
+        tx.conn(),
+        acc["id"].as_i64().unwrap(),
+        &stay,
+        "otro nodo",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     eventually(Duration::from_secs(10), || async {
         let (_, cal) = body(app.get(&url).await).await;

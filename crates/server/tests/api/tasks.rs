@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use posada_jobs::JobOptions;
-use posada_server::jobs::reservations::ExpireHold;
+use posada_server::jobs::expire_hold::ExpireHold;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, days_from_now, eventually};
@@ -365,6 +365,7 @@ async fn idempotency_replays_refuses_and_waits(backend: Backend) {
         "key-3",
         &hash,
         chrono::Duration::hours(48),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();

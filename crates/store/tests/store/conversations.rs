@@ -22,7 +22,7 @@ fn secs(t: DateTime<Utc>) -> DateTime<Utc> {
 
 async fn inbound(t: &TestDb, phone: &str, wamid: &str, body: &str, at: DateTime<Utc>) -> i64 {
     let mut tx = t.db.begin().await.unwrap();
-    conversations::record_inbound(tx.conn(), phone, at)
+    conversations::record_inbound(tx.conn(), phone, at, chrono::Utc::now())
         .await
         .unwrap();
     let id = conversations::insert_message(
@@ -147,13 +147,18 @@ async fn inbound_messages_extend_a_handed_off_state(t: TestDb) {
     // state's expiry.
     let tap = now - Duration::hours(1);
     let mut tx = t.db.begin().await.unwrap();
-    conversations::record_inbound(tx.conn(), ANA, tap)
+    conversations::record_inbound(tx.conn(), ANA, tap, chrono::Utc::now())
         .await
         .unwrap();
     // An older message delivered late changes neither.
-    conversations::record_inbound(tx.conn(), ANA, first - Duration::hours(1))
-        .await
-        .unwrap();
+    conversations::record_inbound(
+        tx.conn(),
+        ANA,
+        first - Duration::hours(1),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let c = conversations::get(&t.db, ANA).await.unwrap().unwrap();
     assert_eq!(c.last_inbound_at, tap);
@@ -259,7 +264,7 @@ async fn messages_are_deduplicated_per_direction_and_listed_newest_last(t: TestD
 async fn the_list_names_the_guest_and_shows_the_latest_message(t: TestDb) {
     migrated(&t).await;
     let mut tx = t.db.begin().await.unwrap();
-    let acc = accommodations::insert(tx.conn(), &cabin("lago"), "")
+    let acc = accommodations::insert(tx.conn(), &cabin("lago"), "", chrono::Utc::now())
         .await
         .unwrap();
     let stay = Stay::new(d("2031-01-10"), d("2031-01-12")).unwrap();
@@ -282,6 +287,7 @@ async fn the_list_names_the_guest_and_shows_the_latest_message(t: TestDb) {
             trace_id: None,
             actor: Actor::Guest,
         },
+        chrono::Utc::now(),
     )
     .await
     .unwrap();

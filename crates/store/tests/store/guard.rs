@@ -45,9 +45,9 @@ async fn hold_with(
         actor: Actor::Guest,
     };
     let r = if checked {
-        reservations::insert_hold_if_free(tx.conn(), &h).await
+        reservations::insert_hold_if_free(tx.conn(), &h, chrono::Utc::now()).await
     } else {
-        reservations::insert_hold(tx.conn(), &h).await
+        reservations::insert_hold(tx.conn(), &h, chrono::Utc::now()).await
     };
     match r {
         Ok(r) => {
@@ -64,7 +64,7 @@ async fn hold_with(
 async fn overlapping_active_stays_are_refused_by_the_schema(t: TestDb) {
     migrated(&t).await;
     let mut tx = t.db.begin().await.unwrap();
-    let acc = accommodations::insert(tx.conn(), &cabin("lago"), "")
+    let acc = accommodations::insert(tx.conn(), &cabin("lago"), "", chrono::Utc::now())
         .await
         .unwrap()
         .accommodation
@@ -126,6 +126,7 @@ async fn overlapping_active_stays_are_refused_by_the_schema(t: TestDb) {
         ReservationState::Expired,
         Actor::System,
         Some("hold ran out"),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -149,6 +150,7 @@ async fn overlapping_active_stays_are_refused_by_the_schema(t: TestDb) {
         ReservationState::PreReserved,
         Actor::Admin,
         None,
+        chrono::Utc::now(),
     )
     .await
     .unwrap_err();
@@ -159,7 +161,7 @@ async fn overlapping_active_stays_are_refused_by_the_schema(t: TestDb) {
 async fn state_changes_have_one_winner(t: TestDb) {
     migrated(&t).await;
     let mut tx = t.db.begin().await.unwrap();
-    let acc = accommodations::insert(tx.conn(), &cabin("rio"), "")
+    let acc = accommodations::insert(tx.conn(), &cabin("rio"), "", chrono::Utc::now())
         .await
         .unwrap()
         .accommodation
@@ -182,6 +184,7 @@ async fn state_changes_have_one_winner(t: TestDb) {
         ReservationState::Confirmed,
         Actor::Admin,
         None,
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -195,6 +198,7 @@ async fn state_changes_have_one_winner(t: TestDb) {
         ReservationState::Expired,
         Actor::System,
         Some("late"),
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -228,7 +232,7 @@ async fn state_changes_have_one_winner(t: TestDb) {
 async fn taken_nights_include_blocks(t: TestDb) {
     migrated(&t).await;
     let mut tx = t.db.begin().await.unwrap();
-    let acc = accommodations::insert(tx.conn(), &cabin("bosque"), "")
+    let acc = accommodations::insert(tx.conn(), &cabin("bosque"), "", chrono::Utc::now())
         .await
         .unwrap()
         .accommodation
@@ -238,6 +242,7 @@ async fn taken_nights_include_blocks(t: TestDb) {
         acc,
         &Stay::new(d("2030-05-01"), d("2030-05-03")).unwrap(),
         "pintura",
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -280,7 +285,7 @@ both_backends!(
 async fn checked_holds_refuse_blocks_and_reservations(t: TestDb) {
     migrated(&t).await;
     let mut tx = t.db.begin().await.unwrap();
-    let acc = accommodations::insert(tx.conn(), &cabin("cerro"), "")
+    let acc = accommodations::insert(tx.conn(), &cabin("cerro"), "", chrono::Utc::now())
         .await
         .unwrap()
         .accommodation
@@ -290,6 +295,7 @@ async fn checked_holds_refuse_blocks_and_reservations(t: TestDb) {
         acc,
         &Stay::new(d("2030-07-10"), d("2030-07-12")).unwrap(),
         "pintura",
+        chrono::Utc::now(),
     )
     .await
     .unwrap();

@@ -35,7 +35,7 @@ async fn accommodations_round_trip(t: TestDb) {
         min_nights: Some(3),
     }];
     let mut tx = t.db.begin().await.unwrap();
-    let stored = accommodations::insert(tx.conn(), &new, "Ruta 40 km 2")
+    let stored = accommodations::insert(tx.conn(), &new, "Ruta 40 km 2", chrono::Utc::now())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -61,7 +61,7 @@ async fn accommodations_round_trip(t: TestDb) {
     );
 
     let mut tx = t.db.begin().await.unwrap();
-    let err = accommodations::insert(tx.conn(), &new, "")
+    let err = accommodations::insert(tx.conn(), &new, "", chrono::Utc::now())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Duplicate("slug")), "{err:?}");
@@ -90,8 +90,12 @@ async fn outbox_rows_are_deduplicated(t: TestDb) {
         dedupe_key: Some("k1".into()),
     };
     let mut tx = t.db.begin().await.unwrap();
-    let first = notifications::insert(tx.conn(), &n).await.unwrap();
-    let second = notifications::insert(tx.conn(), &n).await.unwrap();
+    let first = notifications::insert(tx.conn(), &n, chrono::Utc::now())
+        .await
+        .unwrap();
+    let second = notifications::insert(tx.conn(), &n, chrono::Utc::now())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(first.is_some());
     assert_eq!(second, None);
@@ -100,9 +104,17 @@ async fn outbox_rows_are_deduplicated(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(row.status, "queued");
-    notifications::set_status(&t.db, row.id, "sent", Some("wamid.1"), None, true)
-        .await
-        .unwrap();
+    notifications::set_status(
+        &t.db,
+        row.id,
+        "sent",
+        Some("wamid.1"),
+        None,
+        true,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let row = notifications::get(&t.db, row.id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -116,9 +128,15 @@ async fn outbox_rows_are_deduplicated(t: TestDb) {
 
 async fn tokens_are_hashed_and_revocable(t: TestDb) {
     migrated(&t).await;
-    let token = tokens::create(&t.db, "owner laptop", "write", "s3cret-token")
-        .await
-        .unwrap();
+    let token = tokens::create(
+        &t.db,
+        "owner laptop",
+        "write",
+        "s3cret-token",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let stored: String = match &t.db {
         posada_db::Db::Sqlite(p) => sqlx::query_scalar("SELECT token_hash FROM api_tokens")
             .fetch_one(p)
@@ -131,7 +149,7 @@ async fn tokens_are_hashed_and_revocable(t: TestDb) {
     };
     assert!(!stored.contains("s3cret"));
     assert_eq!(
-        tokens::authenticate(&t.db, "s3cret-token")
+        tokens::authenticate(&t.db, "s3cret-token", chrono::Utc::now())
             .await
             .unwrap()
             .unwrap()
@@ -139,14 +157,16 @@ async fn tokens_are_hashed_and_revocable(t: TestDb) {
         token.id
     );
     assert!(
-        tokens::authenticate(&t.db, "wrong")
+        tokens::authenticate(&t.db, "wrong", chrono::Utc::now())
             .await
             .unwrap()
             .is_none()
     );
-    tokens::revoke(&t.db, token.id).await.unwrap();
+    tokens::revoke(&t.db, token.id, chrono::Utc::now())
+        .await
+        .unwrap();
     assert!(
-        tokens::authenticate(&t.db, "s3cret-token")
+        tokens::authenticate(&t.db, "s3cret-token", chrono::Utc::now())
             .await
             .unwrap()
             .is_none()
@@ -157,19 +177,19 @@ async fn idempotency_keys_replay_and_refuse(t: TestDb) {
     migrated(&t).await;
     let ttl = Duration::hours(48);
     assert_eq!(
-        idempotency::claim(&t.db, "holds", "k", "h1", ttl)
+        idempotency::claim(&t.db, "holds", "k", "h1", ttl, chrono::Utc::now())
             .await
             .unwrap(),
         Claim::New
     );
     assert_eq!(
-        idempotency::claim(&t.db, "holds", "k", "h1", ttl)
+        idempotency::claim(&t.db, "holds", "k", "h1", ttl, chrono::Utc::now())
             .await
             .unwrap(),
         Claim::InFlight
     );
     assert_eq!(
-        idempotency::claim(&t.db, "holds", "k", "h2", ttl)
+        idempotency::claim(&t.db, "holds", "k", "h2", ttl, chrono::Utc::now())
             .await
             .unwrap(),
         Claim::Mismatch
@@ -178,7 +198,7 @@ async fn idempotency_keys_replay_and_refuse(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        idempotency::claim(&t.db, "holds", "k", "h1", ttl)
+        idempotency::claim(&t.db, "holds", "k", "h1", ttl, chrono::Utc::now())
             .await
             .unwrap(),
         Claim::Replay {
@@ -188,9 +208,16 @@ async fn idempotency_keys_replay_and_refuse(t: TestDb) {
     );
     // Another route's key space is separate; expired keys are purged.
     assert_eq!(
-        idempotency::claim(&t.db, "other", "k", "h9", Duration::seconds(-1))
-            .await
-            .unwrap(),
+        idempotency::claim(
+            &t.db,
+            "other",
+            "k",
+            "h9",
+            Duration::seconds(-1),
+            chrono::Utc::now()
+        )
+        .await
+        .unwrap(),
         Claim::New
     );
     assert_eq!(

@@ -1,11 +1,11 @@
-//! The job that acts on a guest's tap on a reply button (`wa-button:{message id}`), enqueued by
-//! the WhatsApp webhook in the transaction that stored the message. The outcome is recorded on the
-//! message together with its effect, so a repeated run does nothing.
+//! `whatsapp.button_reply` (`wa-button:{message id}`): act on a guest's tap on a reply button,
+//! enqueued by the WhatsApp webhook in the transaction that stored the message. The outcome is
+//! recorded on the message together with its effect, so a repeated run does nothing.
 
 use posada_jobs::{Job, JobContext};
 use serde::{Deserialize, Serialize};
 
-use crate::conversations;
+use crate::app::conversations;
 use crate::state::AppState;
 
 /// Act on a `pay:{code}` / `cancel:{code}` button tap.
@@ -22,6 +22,10 @@ impl Job for GuestButtonReply {
     const KIND: &'static str = "whatsapp.button_reply";
     const PRIORITY: i16 = 5;
     const MAX_ATTEMPTS: i32 = 10;
+
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("wa-button:{}", self.message_id))
+    }
 
     async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
         let outcome =

@@ -17,13 +17,21 @@ use posada_ical::{
     safe_summary, write_calendar,
 };
 use posada_integrations::feed_fetch::{FeedFetcher, FetchConfig, FetchOutcome};
-use posada_store::feeds::{self, ChannelBlock, FeedRow, FeedSuccess};
-use posada_store::notifications::{self, NewNotification};
-use serde::Serialize;
+use posada_jobs::NewJob;
+use posada_store::feeds::{
+    self, CHANNELS, ChannelBlock, ExportToken, FeedInput, FeedRow, FeedSuccess,
+};
+use posada_store::notifications::NewNotification;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::error::{AppError, FieldError};
+use super::events::Event;
+use super::health::Status;
+use super::uow::UnitOfWork;
 use crate::config::Settings;
-use crate::http::health::Status;
+use crate::jobs::sync_feed::SyncFeed;
 use crate::state::AppState;
 
 /// A feed whose last success is older than this makes `/healthz` degraded.
@@ -299,9 +307,8 @@ async fn apply(
     // lock, so nothing inside it may wait for another pooled connection).
     let acc = posada_store::accommodations::get(state.db(), feed.accommodation_id).await?;
 
-    let mut tx = state.db().begin().await?;
-    posada_store::accommodations::lock_calendar(tx.conn(), feed.accommodation_id).await?;
-    let prev: Vec<StoredBlock> = feeds::channel_blocks(tx.conn(), feed.id)
+    let mut uow = UnitOfWork::begin_calendar(state, feed.accommodation_id).await?;
+    let prev: Vec<StoredBlock> = feeds::channel_blocks(uow.conn(), feed.id)
         .await?
         .iter()
         .map(to_stored)
@@ -310,7 +317,7 @@ async fn apply(
     let plan = reconcile(&prev, &memory, &events, today, now);
 
     for id in &plan.deletes {
-        feeds::delete_channel_block(tx.conn(), *id, now).await?;
+        feeds::delete_channel_block(uow.conn(), *id, now).await?;
     }
     for u in &plan.updates {
         let b = ChannelBlock {
@@ -319,13 +326,13 @@ async fn apply(
             end: u.end,
             reason: &u.summary,
         };
-        feeds::update_channel_block(tx.conn(), u.id, &b, now).await?;
+        feeds::update_channel_block(uow.conn(), u.id, &b, now).await?;
     }
     for id in &plan.touch {
-        feeds::touch_channel_block(tx.conn(), *id, now).await?;
+        feeds::touch_channel_block(uow.conn(), *id, now).await?;
     }
     for (id, count) in &plan.mark_missing {
-        feeds::set_missing(tx.conn(), *id, *count).await?;
+        feeds::set_missing(uow.conn(), *id, *count).await?;
     }
     for n in &plan.inserts {
         let b = ChannelBlock {
@@ -334,15 +341,15 @@ async fn apply(
             end: n.end,
             reason: &n.summary,
         };
-        feeds::insert_channel_block(tx.conn(), feed.accommodation_id, feed.id, &b, now).await?;
+        feeds::insert_channel_block(uow.conn(), feed.accommodation_id, feed.id, &b, now).await?;
     }
 
     // Conflicts: imported nights over one of our active reservations.
-    feeds::resolve_stale_conflicts(tx.conn(), feed.id, now).await?;
+    feeds::resolve_stale_conflicts(uow.conn(), feed.id, now).await?;
     let mut new_conflicts = 0;
-    for (block_id, reservation_id) in feeds::overlapping_reservations(tx.conn(), feed.id).await? {
+    for (block_id, reservation_id) in feeds::overlapping_reservations(uow.conn(), feed.id).await? {
         let opened = feeds::open_conflict(
-            tx.conn(),
+            uow.conn(),
             feed.accommodation_id,
             feed.id,
             block_id,
@@ -352,8 +359,7 @@ async fn apply(
         .await?;
         if let Some(conflict_id) = opened {
             alert_owner(
-                state,
-                &mut tx,
+                &mut uow,
                 (feed, acc.as_ref()),
                 conflict_id,
                 block_id,
@@ -370,7 +376,7 @@ async fn apply(
     let memory_json = serde_json::to_string(&plan.new_memory)?;
     let (etag, last_modified) = validators.clone().unwrap_or_default();
     feeds::record_success(
-        tx.conn(),
+        uow.conn(),
         feed.id,
         &FeedSuccess {
             at: now,
@@ -384,8 +390,11 @@ async fn apply(
         },
     )
     .await?;
-    state.jobs().commit(tx).await?;
-    state.calendar_changed();
+    uow.changed(Event::CalendarChanged {
+        accommodation_id: feed.accommodation_id,
+    });
+    uow.changed(Event::FeedSynced { feed_id: feed.id });
+    uow.commit().await?;
 
     if !plan.inserts.is_empty() {
         metrics::counter!("ical_events_imported_total", "accommodation_id" => acc_label.clone(), "source" => feed.channel.clone())
@@ -448,8 +457,7 @@ async fn fail(
 /// Write the owner's conflict alert (one row per configured owner channel, or one unsendable row
 /// when none is configured, so the alert is never silently lost).
 async fn alert_owner(
-    state: &AppState,
-    tx: &mut posada_db::Tx,
+    uow: &mut UnitOfWork<'_>,
     (feed, acc): (
         &FeedRow,
         Option<&posada_store::accommodations::StoredAccommodation>,
@@ -458,10 +466,10 @@ async fn alert_owner(
     block_id: i64,
     reservation_id: i64,
 ) -> anyhow::Result<()> {
-    let r = posada_store::reservations::get_in(tx.conn(), reservation_id)
+    let r = posada_store::reservations::get_in(uow.conn(), reservation_id)
         .await?
         .context("conflicting reservation vanished")?;
-    let block = feeds::channel_blocks(tx.conn(), feed.id)
+    let block = feeds::channel_blocks(uow.conn(), feed.id)
         .await?
         .into_iter()
         .find(|b| b.id == block_id)
@@ -486,7 +494,7 @@ async fn alert_owner(
         "check_in": r.stay.check_in().format("%d/%m/%Y").to_string(),
         "check_out": r.stay.check_out().format("%d/%m/%Y").to_string(),
     });
-    let settings = state.settings();
+    let settings = uow.settings();
     let mut targets: Vec<(&str, Option<&str>)> = Vec::new();
     if let Some(email) = settings.owner_email.as_deref().filter(|e| !e.is_empty()) {
         targets.push(("email", Some(email)));
@@ -498,18 +506,15 @@ async fn alert_owner(
         targets.push(("email", None));
     }
     for (channel, recipient) in targets {
-        notifications::insert(
-            tx.conn(),
-            &NewNotification {
-                reservation_id: Some(reservation_id),
-                audience: "owner",
-                channel,
-                recipient,
-                template: "owner_conflict_alert",
-                data: &data,
-                dedupe_key: Some(format!("owner_conflict_alert:{conflict_id}:{channel}")),
-            },
-        )
+        uow.message(&NewNotification {
+            reservation_id: Some(reservation_id),
+            audience: "owner",
+            channel,
+            recipient,
+            template: "owner_conflict_alert",
+            data: &data,
+            dedupe_key: Some(format!("owner_conflict_alert:{conflict_id}:{channel}")),
+        })
         .await?;
     }
     tracing::warn!(
@@ -541,7 +546,7 @@ pub async fn refresh_age_gauge(state: &AppState, accommodation_id: i64) {
     let Ok(list) = feeds::list(state.db(), Some(accommodation_id)).await else {
         return;
     };
-    let now = Utc::now();
+    let now = state.now();
     let oldest = list
         .iter()
         .filter(|f| f.enabled)
@@ -569,7 +574,7 @@ pub async fn health(state: &AppState) -> (Status, serde_json::Value) {
         .await
         .map(|c| c.len())
         .unwrap_or(0);
-    let now = Utc::now();
+    let now = state.now();
     let enabled: Vec<&FeedRow> = list.iter().filter(|f| f.enabled).collect();
     let oldest = enabled.iter().map(|f| age_of(f, now)).max();
     let failing = enabled
@@ -598,7 +603,6 @@ pub async fn health(state: &AppState) -> (Status, serde_json::Value) {
 
 /// A fresh secret for an export URL (192 random bits, hex).
 pub fn new_export_token() -> String {
-    use rand::Rng;
     let bytes: [u8; 24] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -612,7 +616,7 @@ pub async fn render_export(state: &AppState, token: &str) -> anyhow::Result<Opti
     let Some(acc) = posada_store::accommodations::get(state.db(), t.accommodation_id).await? else {
         return Ok(None);
     };
-    let today = crate::booking::today(state);
+    let today = state.today();
     let reservations = feeds::export_reservations(state.db(), t.accommodation_id, today).await?;
     let blocks = feeds::export_blocks(state.db(), t.accommodation_id, today, &t.channel).await?;
     let mut events: Vec<ExportEvent> = reservations
@@ -641,4 +645,203 @@ pub async fn render_export(state: &AppState, token: &str) -> anyhow::Result<Opti
         events,
     };
     Ok(Some(write_calendar(&calendar)))
+}
+
+fn default_enabled() -> bool {
+    true
+}
+
+/// A feed as an admin writes it.
+#[derive(Debug, Deserialize)]
+pub struct FeedIn {
+    pub accommodation_id: i64,
+    pub channel: String,
+    pub url: String,
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+}
+
+pub fn valid_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or("");
+    url.len() <= 2048
+        && !host.is_empty()
+        && !host.starts_with(':')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+async fn validate(state: &AppState, body: &FeedIn) -> Result<(), AppError> {
+    let mut errors = Vec::new();
+    if !CHANNELS.contains(&body.channel.as_str()) {
+        errors.push(FieldError::new(
+            "channel",
+            format!("expected one of {}", CHANNELS.join(", ")),
+        ));
+    }
+    if !valid_url(body.url.trim()) {
+        errors.push(FieldError::new(
+            "url",
+            "expected an http:// or https:// URL with a host",
+        ));
+    }
+    let acc = posada_store::accommodations::get(state.db(), body.accommodation_id).await?;
+    if acc.is_none() {
+        errors.push(FieldError::new(
+            "accommodation_id",
+            "no accommodation has this id",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}
+
+/// Add a feed (synced by the next periodic pass, or "sync now").
+pub async fn add_feed(state: &AppState, body: &FeedIn) -> Result<FeedRow, AppError> {
+    validate(state, body).await?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let feed = feeds::insert(uow.conn(), &feed_input(body), now).await?;
+    uow.commit().await?;
+    tracing::info!(feed.id = feed.id, accommodation.id = feed.accommodation_id, channel = %feed.channel, "feed added");
+    Ok(feed)
+}
+
+fn feed_input(body: &FeedIn) -> FeedInput<'_> {
+    FeedInput {
+        accommodation_id: body.accommodation_id,
+        channel: &body.channel,
+        url: body.url.trim(),
+        enabled: body.enabled,
+    }
+}
+
+/// Replace a feed's settings.
+pub async fn update_feed(state: &AppState, id: i64, body: &FeedIn) -> Result<FeedRow, AppError> {
+    validate(state, body).await?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let feed = feeds::update(uow.conn(), id, &feed_input(body), now).await?;
+    uow.changed(Event::CalendarChanged {
+        accommodation_id: feed.accommodation_id,
+    });
+    uow.commit().await?;
+    Ok(feed)
+}
+
+/// Remove a feed and the blocks it imported.
+pub async fn delete_feed(state: &AppState, id: i64) -> Result<(), AppError> {
+    let feed = feeds::get(state.db(), id)
+        .await?
+        .ok_or(AppError::NotFound("feed"))?;
+    let mut uow = UnitOfWork::begin_calendar(state, feed.accommodation_id).await?;
+    let now = uow.now();
+    feeds::delete(uow.conn(), id, now).await?;
+    uow.changed(Event::CalendarChanged {
+        accommodation_id: feed.accommodation_id,
+    });
+    uow.commit().await?;
+    tracing::info!(
+        feed.id = id,
+        blocks = feed.blocks_held,
+        "feed deleted with its blocks"
+    );
+    Ok(())
+}
+
+/// Enqueue a sync of one enabled feed now ("sync now"). `None` when a sync of it is already
+/// queued or running.
+pub async fn sync_now(state: &AppState, id: i64) -> Result<Option<i64>, AppError> {
+    let feed = feeds::get(state.db(), id)
+        .await?
+        .ok_or(AppError::NotFound("feed"))?;
+    if !feed.enabled {
+        return Err(AppError::Conflict {
+            kind: "feed-disabled",
+            title: "The feed is disabled",
+            detail: "enable the feed before syncing it".into(),
+        });
+    }
+    let job = SyncFeed {
+        feed_id: id,
+        as_of: None,
+    };
+    Ok(state
+        .jobs()
+        .enqueue(&job, posada_jobs::JobOptions::default())
+        .await?)
+}
+
+/// Enqueue one sync per enabled feed, jittered within 10 % of `JOB_ICAL_INTERVAL_SECONDS`;
+/// feeds with a live sync are skipped. Returns how many were enqueued.
+pub async fn enqueue_all_syncs(state: &AppState) -> Result<u64, AppError> {
+    let ids = feeds::enabled_ids(state.db()).await?;
+    let interval_ms = state
+        .settings()
+        .job_ical_interval_seconds
+        .saturating_mul(1000);
+    let spread = (interval_ms / 10).max(1);
+    let now = state.now();
+    let mut jobs = Vec::with_capacity(ids.len());
+    for feed_id in ids {
+        let delay = rand::rng().random_range(0..spread);
+        let run_at = now + chrono::Duration::milliseconds(i64::try_from(delay).unwrap_or(0));
+        jobs.push(NewJob::new(
+            &SyncFeed {
+                feed_id,
+                as_of: None,
+            },
+            posada_jobs::JobOptions::at(run_at),
+        )?);
+    }
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    Ok(state.jobs().enqueue_many(jobs).await?)
+}
+
+async fn existing_accommodation(state: &AppState, id: i64) -> Result<(), AppError> {
+    posada_store::accommodations::get(state.db(), id)
+        .await?
+        .map(|_| ())
+        .ok_or(AppError::NotFound("accommodation"))
+}
+
+/// The accommodation's export tokens, one per channel (created on first use).
+pub async fn export_tokens(state: &AppState, id: i64) -> Result<Vec<ExportToken>, AppError> {
+    existing_accommodation(state, id).await?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    for channel in CHANNELS {
+        feeds::ensure_export_token(uow.conn(), id, channel, &new_export_token(), now).await?;
+    }
+    uow.commit().await?;
+    Ok(feeds::export_tokens(state.db(), id).await?)
+}
+
+/// A new secret export URL for one channel; the old one answers 404 from now on.
+pub async fn rotate_export(
+    state: &AppState,
+    id: i64,
+    channel: &str,
+) -> Result<ExportToken, AppError> {
+    if !CHANNELS.contains(&channel) {
+        return Err(AppError::NotFound("channel"));
+    }
+    existing_accommodation(state, id).await?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let token =
+        feeds::rotate_export_token(uow.conn(), id, channel, &new_export_token(), now).await?;
+    uow.commit().await?;
+    tracing::info!(accommodation.id = id, channel = %channel, "export URL rotated");
+    Ok(token)
 }

@@ -1,6 +1,7 @@
-//! The delivery job of one outbox row (`notify:{id}`), enqueued in the transaction that wrote the
-//! row. Retryable provider failures and an open circuit fail the attempt so the engine retries
-//! with the integration backoff; everything else ends the job with the outcome on the row.
+//! `notification.deliver` (`notify:{id}`): deliver one outbox row. Written by the unit of work in
+//! the transaction that wrote the row. Retryable provider failures and an open circuit fail the
+//! attempt so the engine retries with the integration backoff; everything else ends the job with
+//! the outcome on the row.
 
 use posada_jobs::{Job, JobContext};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,10 @@ impl Job for DeliverNotification {
     type State = AppState;
     const KIND: &'static str = "notification.deliver";
     const MAX_ATTEMPTS: i32 = 25;
+
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("notify:{}", self.notification_id))
+    }
 
     fn timeout() -> std::time::Duration {
         std::time::Duration::from_secs(90)

@@ -15,23 +15,28 @@
 //!
 //! Phones are digits (WhatsApp ids); logs name them only through [`mask_phone`].
 //!
-//! [`GuestButtonReply`]: crate::jobs::conversations::GuestButtonReply
+//! [`GuestButtonReply`]: crate::jobs::guest_button_reply::GuestButtonReply
 
 use chrono::{DateTime, Utc};
-use posada_db::Tx;
 use posada_domain::{Actor, ReservationState};
 use posada_integrations::WhatsAppError;
-use posada_integrations::whatsapp::{MAX_TEXT_BODY, MessageContent};
-use posada_jobs::JobOptions;
+use posada_integrations::whatsapp::{
+    DeliveryStatus, MAX_TEXT_BODY, MessageContent, WebhookPayload,
+};
 use posada_store::accommodations;
 use posada_store::conversations::{self, Direction, Message, NewMessage};
 use posada_store::notifications::NewNotification;
 use posada_store::reservations::{self, Reservation};
 
-use crate::booking::{self, BookingError, outbox};
-use crate::http::security::mask_phone;
-use crate::jobs::conversations::GuestButtonReply;
+use super::booking;
+use super::error::AppError;
+use super::events::Event;
+use super::outbox;
+use super::uow::UnitOfWork;
+use crate::jobs::create_payment_link::CreatePaymentLink;
+use crate::jobs::guest_button_reply::GuestButtonReply;
 use crate::state::AppState;
+use crate::telemetry::mask_phone;
 
 /// Hand-off reason: the guest wrote something posada does not act on.
 pub const REASON_GUEST_MESSAGE: &str = "guest_message";
@@ -156,8 +161,7 @@ pub fn describe(content: &MessageContent) -> Described {
 /// store it, then either enqueue the job that acts on a `pay:`/`cancel:` button or hand the
 /// conversation to a person. Returns whether it was handed off.
 pub async fn receive(
-    state: &AppState,
-    tx: &mut Tx,
+    uow: &mut UnitOfWork<'_>,
     phone: &str,
     wamid: &str,
     content: &MessageContent,
@@ -165,7 +169,7 @@ pub async fn receive(
 ) -> anyhow::Result<bool> {
     let d = describe(content);
     let Some(id) = conversations::insert_message(
-        tx.conn(),
+        uow.conn(),
         &NewMessage {
             phone,
             direction: Direction::In,
@@ -182,24 +186,21 @@ pub async fn receive(
     };
     metrics::counter!("whatsapp_messages_received_total", "kind" => d.kind.clone()).increment(1);
     if let Some(button_id) = d.button_id.filter(|b| parse_button(b).is_some()) {
-        state
-            .jobs()
-            .enqueue_in(
-                tx.conn(),
-                &GuestButtonReply {
-                    message_id: id,
-                    button_id,
-                },
-                JobOptions {
-                    unique_key: Some(format!("wa-button:{id}")),
-                    ..JobOptions::default()
-                },
-            )
-            .await?;
+        uow.enqueue(&GuestButtonReply {
+            message_id: id,
+            button_id,
+        })?;
+        uow.changed(Event::ConversationChanged {
+            phone: phone.to_string(),
+        });
         tracing::info!(guest.phone = %mask_phone(phone), message.id = id, "guest tapped a reply button");
         return Ok(false);
     }
-    conversations::hand_off(tx.conn(), phone, REASON_GUEST_MESSAGE, at, Utc::now()).await?;
+    let now = uow.now();
+    conversations::hand_off(uow.conn(), phone, REASON_GUEST_MESSAGE, at, now).await?;
+    uow.changed(Event::ConversationChanged {
+        phone: phone.to_string(),
+    });
     metrics::counter!("conversations_handed_off_total", "reason" => REASON_GUEST_MESSAGE)
         .increment(1);
     tracing::info!(guest.phone = %mask_phone(phone), message.id = id, message.kind = %d.kind, "guest message handed to a person");
@@ -280,9 +281,9 @@ async fn cancel_hold(
         hold.id,
         Actor::Guest,
         Some("cancelada por el huésped desde WhatsApp"),
-        async |tx, _| {
+        async |uow, _| {
             conversations::set_message_outcome(
-                tx.conn(),
+                uow.conn(),
                 message_id,
                 ButtonOutcome::Cancelled.as_str(),
             )
@@ -297,7 +298,7 @@ async fn cancel_hold(
             Ok(ButtonOutcome::Cancelled)
         }
         // It stopped being a hold meanwhile (paid, expired): a person should look.
-        Err(BookingError::IllegalTransition { .. } | BookingError::HoldExpired) => {
+        Err(AppError::IllegalTransition { .. } | AppError::HoldExpired) => {
             hand_off(state, message, REASON_BUTTON_UNMATCHED).await
         }
         Err(e) => Err(anyhow::anyhow!("cancelling hold {}: {e}", hold.code)),
@@ -309,36 +310,37 @@ async fn resend_payment_link(
     message: &Message,
     hold: &Reservation,
 ) -> anyhow::Result<ButtonOutcome> {
-    let booking_err = |e: BookingError| anyhow::anyhow!("{e}");
     if hold.payment_link.is_none() {
         if state.services().mercadopago.is_none() {
             return hand_off(state, message, REASON_NO_PAYMENT_LINK).await;
         }
         // The link is being made (or its creation failed): ask for it; the link job writes the
         // message when it has one.
-        let mut tx = state.db().begin().await?;
-        crate::jobs::payments::enqueue_payment_link(state, &mut tx, hold)
-            .await
-            .map_err(booking_err)?;
+        let mut uow = UnitOfWork::begin(state)
+            .await?
+            .with_trace(hold.trace_id.as_deref());
+        uow.enqueue(&CreatePaymentLink {
+            reservation_id: hold.id,
+        })?;
         conversations::set_message_outcome(
-            tx.conn(),
+            uow.conn(),
             message.id,
             ButtonOutcome::PaymentLinkRequested.as_str(),
         )
         .await?;
-        state.jobs().commit(tx).await?;
+        uow.commit().await?;
         return Ok(ButtonOutcome::PaymentLinkRequested);
     }
     let acc = accommodations::get(state.db(), hold.accommodation_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("accommodation {} not found", hold.accommodation_id))?;
-    let data = outbox::template_data(state, hold, &acc);
+    let data = outbox::template_data(state.settings(), hold, &acc);
     let bucket = message.at.timestamp().div_euclid(PAY_RESEND_WINDOW_SECONDS);
-    let mut tx = state.db().begin().await?;
-    let written = outbox::write_row(
-        state,
-        &mut tx,
-        &NewNotification {
+    let mut uow = UnitOfWork::begin(state)
+        .await?
+        .with_trace(hold.trace_id.as_deref());
+    let written = uow
+        .message(&NewNotification {
             reservation_id: Some(hold.id),
             audience: "guest",
             channel: "whatsapp",
@@ -349,18 +351,15 @@ async fn resend_payment_link(
                 "hold_payment_link:{}:guest:whatsapp:tap-{bucket}",
                 hold.id
             )),
-        },
-        hold.trace_id.as_deref(),
-    )
-    .await
-    .map_err(booking_err)?;
+        })
+        .await?;
     let outcome = if written.is_some() {
         ButtonOutcome::PaymentLinkSent
     } else {
         ButtonOutcome::PaymentLinkRecent
     };
-    conversations::set_message_outcome(tx.conn(), message.id, outcome.as_str()).await?;
-    state.jobs().commit(tx).await?;
+    conversations::set_message_outcome(uow.conn(), message.id, outcome.as_str()).await?;
+    uow.commit().await?;
     tracing::info!(reservation.code = %hold.code, guest.phone = %mask_phone(&message.phone), outcome = outcome.as_str(), "payment link asked for from whatsapp");
     Ok(outcome)
 }
@@ -372,59 +371,32 @@ async fn hand_off(
     reason: &'static str,
 ) -> anyhow::Result<ButtonOutcome> {
     let outcome = ButtonOutcome::HandedOff(reason);
-    let mut tx = state.db().begin().await?;
-    if !conversations::set_message_outcome(tx.conn(), message.id, outcome.as_str()).await? {
-        tx.rollback().await?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    if !conversations::set_message_outcome(uow.conn(), message.id, outcome.as_str()).await? {
+        uow.rollback().await?;
         return Ok(ButtonOutcome::AlreadyHandled);
     }
-    conversations::hand_off(tx.conn(), &message.phone, reason, message.at, Utc::now()).await?;
-    tx.commit().await?;
+    let now = uow.now();
+    conversations::hand_off(uow.conn(), &message.phone, reason, message.at, now).await?;
+    uow.changed(Event::ConversationChanged {
+        phone: message.phone.clone(),
+    });
+    uow.commit().await?;
     metrics::counter!("conversations_handed_off_total", "reason" => reason).increment(1);
     tracing::info!(guest.phone = %mask_phone(&message.phone), handoff.reason = reason, "guest message handed to a person");
     Ok(outcome)
 }
 
-/// Why the owner's reply was not sent.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplyError {
-    /// No conversation with this phone.
-    #[error("conversation not found")]
-    NotFound,
-    /// The 24 h window after the guest's last message is closed.
-    #[error("the 24 h window closed at {0}")]
-    WindowClosed(DateTime<Utc>),
-    /// WhatsApp is not configured on this server.
-    #[error("whatsapp is not configured (WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID)")]
-    NotConfigured,
-    /// WhatsApp is down or limiting us: try again later.
-    #[error("{0}")]
-    Unavailable(String),
-    /// WhatsApp refused the message.
-    #[error("{0}")]
-    Refused(String),
-    /// The database failed.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-impl From<posada_store::StoreError> for ReplyError {
-    fn from(e: posada_store::StoreError) -> Self {
-        ReplyError::Internal(e.into())
-    }
-}
-
-impl From<sqlx::Error> for ReplyError {
-    fn from(e: sqlx::Error) -> Self {
-        ReplyError::Internal(e.into())
-    }
-}
-
 /// The owner answered `phone` (digits) some other way: clear the hand-off. `false` when there is
 /// no conversation with that phone.
-pub async fn resolve(state: &AppState, phone: &str) -> anyhow::Result<bool> {
-    let mut tx = state.db().begin().await?;
-    let found = conversations::resolve(tx.conn(), phone, Utc::now()).await?;
-    tx.commit().await?;
+pub async fn resolve(state: &AppState, phone: &str) -> Result<bool, AppError> {
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let found = conversations::resolve(uow.conn(), phone, now).await?;
+    uow.changed(Event::ConversationChanged {
+        phone: phone.to_string(),
+    });
+    uow.commit().await?;
     if found {
         tracing::info!(guest.phone = %mask_phone(phone), "conversation marked resolved");
     }
@@ -432,24 +404,25 @@ pub async fn resolve(state: &AppState, phone: &str) -> anyhow::Result<bool> {
 }
 
 /// Send the owner's free-form `text` to `phone` (digits) now, store it and clear the wait.
-pub async fn reply(state: &AppState, phone: &str, text: &str) -> Result<Message, ReplyError> {
+pub async fn reply(state: &AppState, phone: &str, text: &str) -> Result<Message, AppError> {
     let db = state.db();
     let conversation = conversations::get(db, phone)
         .await?
-        .ok_or(ReplyError::NotFound)?;
-    let now = Utc::now();
+        .ok_or(AppError::NotFound("conversation"))?;
+    let now = state.now();
     if !conversation.window_open(now) {
-        return Err(ReplyError::WindowClosed(conversation.window_open_until()));
+        return Err(AppError::WindowClosed(conversation.window_open_until()));
     }
     let services = state.services();
-    let client = services
-        .whatsapp
-        .as_ref()
-        .ok_or(ReplyError::NotConfigured)?;
+    let client = services.whatsapp.as_ref().ok_or_else(|| {
+        AppError::NotConfigured(
+            "whatsapp is not configured (WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID)".into(),
+        )
+    })?;
     let breaker = &services.whatsapp_breaker;
-    breaker
-        .check()
-        .map_err(|open| ReplyError::Unavailable(open.to_string()))?;
+    breaker.check().map_err(|open| {
+        AppError::Unavailable(format!("whatsapp is unavailable, try again later: {open}"))
+    })?;
     let sent = match client.send_text(phone, text).await {
         Ok(sent) => {
             breaker.record_success();
@@ -464,16 +437,18 @@ pub async fn reply(state: &AppState, phone: &str, text: &str) -> Result<Message,
             tracing::warn!(guest.phone = %mask_phone(phone), error = %e, "owner's whatsapp reply not sent");
             return Err(match e {
                 WhatsAppError::OutsideWindow { .. } => {
-                    ReplyError::WindowClosed(conversation.window_open_until().min(now))
+                    AppError::WindowClosed(conversation.window_open_until().min(now))
                 }
-                e if e.is_retryable() => ReplyError::Unavailable(e.to_string()),
-                e => ReplyError::Refused(e.to_string()),
+                e if e.is_retryable() => {
+                    AppError::Unavailable(format!("whatsapp is unavailable, try again later: {e}"))
+                }
+                e => AppError::Refused(e.to_string()),
             });
         }
     };
-    let mut tx = db.begin().await?;
+    let mut uow = UnitOfWork::begin(state).await?;
     let id = conversations::insert_message(
-        tx.conn(),
+        uow.conn(),
         &NewMessage {
             phone,
             direction: Direction::Out,
@@ -484,8 +459,11 @@ pub async fn reply(state: &AppState, phone: &str, text: &str) -> Result<Message,
         },
     )
     .await?;
-    conversations::record_reply(tx.conn(), phone, now).await?;
-    tx.commit().await?;
+    conversations::record_reply(uow.conn(), phone, now).await?;
+    uow.changed(Event::ConversationChanged {
+        phone: phone.to_string(),
+    });
+    uow.commit().await?;
     metrics::counter!("whatsapp_replies_sent_total").increment(1);
     tracing::info!(guest.phone = %mask_phone(phone), "owner's whatsapp reply sent");
     // `id` is `None` only if WhatsApp answered with a wamid already stored as ours (never in
@@ -500,6 +478,70 @@ pub async fn reply(state: &AppState, phone: &str, text: &str) -> Result<Message,
         at: now,
         outcome: None,
     })
+}
+
+/// Apply a WhatsApp webhook delivery (statuses of our messages, guest messages) in one unit of
+/// work; returns how many statuses and messages were new.
+pub async fn record_delivery(
+    state: &AppState,
+    payload: &WebhookPayload,
+) -> Result<(usize, usize), AppError> {
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let mut statuses = 0;
+    for (_, update) in payload.statuses() {
+        let Some(wamid) = update.id.as_deref() else {
+            continue;
+        };
+        let status = update.status.as_str();
+        if !conversations::first_sighting(uow.conn(), wamid, status, now).await? {
+            continue;
+        }
+        statuses += 1;
+        let error = (update.status == DeliveryStatus::Failed).then(|| {
+            update
+                .errors
+                .iter()
+                .map(|e| {
+                    let details = e
+                        .error_data
+                        .as_ref()
+                        .and_then(|d| d.details.as_deref())
+                        .or(e.message.as_deref())
+                        .or(e.title.as_deref())
+                        .unwrap_or("");
+                    format!("{}: {details}", e.code.unwrap_or(0))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        conversations::apply_delivery_status(uow.conn(), wamid, status, error.as_deref(), now)
+            .await?;
+    }
+    let mut messages = 0;
+    for (_, message) in payload.messages() {
+        let (Some(wamid), Some(from)) = (message.id.as_deref(), message.from.as_deref()) else {
+            continue;
+        };
+        if !conversations::first_sighting(uow.conn(), wamid, "message", now).await? {
+            continue;
+        }
+        messages += 1;
+        let at = message
+            .timestamp
+            .as_deref()
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .map_or(now, |t| t.min(now));
+        let digits = digits(from);
+        if digits.is_empty() {
+            continue;
+        }
+        conversations::record_inbound(uow.conn(), &digits, at, now).await?;
+        receive(&mut uow, &digits, wamid, &message.content, at).await?;
+    }
+    uow.commit().await?;
+    Ok((statuses, messages))
 }
 
 #[cfg(test)]

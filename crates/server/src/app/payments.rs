@@ -7,7 +7,6 @@
 //! repeated and concurrent notifications are harmless, while a later status (pending → approved,
 //! approved → refunded) is still acted on.
 
-use chrono::Utc;
 use posada_domain::{Actor, Money, ReservationState};
 use posada_integrations::{
     BackUrls, MercadoPagoClient, MpError, Payment, PaymentStatus, PreferenceItem, PreferenceRequest,
@@ -17,7 +16,13 @@ use posada_store::payments::{self, PaymentObservation};
 use posada_store::reservations::{self, Reservation};
 use serde_json::{Value, json};
 
-use crate::booking::{self, BookingError, outbox};
+use posada_jobs::JobOptions;
+
+use super::booking;
+use super::error::AppError;
+use super::events::Event;
+use super::uow::UnitOfWork;
+use crate::jobs::process_payment::ProcessPayment;
 use crate::notify::services::provider;
 use crate::state::AppState;
 
@@ -33,20 +38,14 @@ pub enum PaymentJobError {
     /// Mercado Pago answered 404 for a payment it just notified: look again later.
     #[error("payment {0} is not visible at mercado pago yet")]
     NotYetVisible(String),
-    /// The booking flow failed.
+    /// A use case or the database failed.
     #[error(transparent)]
-    Booking(#[from] BookingError),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] posada_store::StoreError),
-    /// Anything else.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    App(#[from] AppError),
 }
 
-impl From<sqlx::Error> for PaymentJobError {
-    fn from(e: sqlx::Error) -> Self {
-        PaymentJobError::Internal(e.into())
+impl From<posada_store::StoreError> for PaymentJobError {
+    fn from(e: posada_store::StoreError) -> Self {
+        PaymentJobError::App(e.into())
     }
 }
 
@@ -106,7 +105,7 @@ pub async fn create_payment_link(
     }
     let acc = accommodations::get(state.db(), r.accommodation_id)
         .await?
-        .ok_or(BookingError::NotFound("accommodation"))?;
+        .ok_or(AppError::NotFound("accommodation"))?;
     let settings = state.settings();
     let public = settings.posada_public_url.trim_end_matches('/');
     let tz = settings.tz();
@@ -129,7 +128,7 @@ pub async fn create_payment_link(
         auto_return: Some("approved".into()),
         binary_mode: true,
         expires: true,
-        expiration_date_from: Some(Utc::now().with_timezone(&tz).fixed_offset()),
+        expiration_date_from: Some(state.now().with_timezone(&tz).fixed_offset()),
         expiration_date_to: r.expires_at.map(|t| t.with_timezone(&tz).fixed_offset()),
         payer_email: r.guest_email.clone(),
     };
@@ -147,23 +146,56 @@ pub async fn create_payment_link(
             return Ok(());
         }
     };
-    let mut tx = state.db().begin().await?;
-    reservations::set_payment_link(tx.conn(), r.id, &preference.init_point).await?;
-    let Some(current) = reservations::get_in(tx.conn(), r.id).await? else {
-        tx.rollback().await?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    reservations::set_payment_link(uow.conn(), r.id, &preference.init_point, now).await?;
+    let Some(current) = reservations::get_in(uow.conn(), r.id).await? else {
+        uow.rollback().await?;
         return Ok(());
     };
     if current.state == ReservationState::PreReserved {
-        outbox::guest(state, &mut tx, &current, &acc, "hold_payment_link").await?;
+        uow.message_guest(&current, &acc, "hold_payment_link", &Value::Null)
+            .await?;
     }
-    state.jobs().commit(tx).await?;
-    state.calendar_changed();
+    uow.changed(Event::ReservationChanged {
+        reservation_id: r.id,
+    });
+    uow.commit().await?;
     tracing::info!(reservation.code = %r.code, preference.id = %preference.id, "payment link created");
     Ok(())
 }
 
 /// How many times (job attempts) a payment Mercado Pago answers 404 for is looked up before the
 /// notification is dropped as naming no payment.
+/// A verified notification says payment `payment_id` changed: look it up soon.
+///
+/// One processing job per payment while it is live (its key), so a burst of duplicates is one
+/// job. When one is live it may already be past its look-up at the API, and this notification can
+/// carry a newer status (approved, then refunded): one follow-up look-up runs shortly after, and
+/// further duplicates meanwhile are absorbed by its own key.
+pub async fn notification_received(
+    state: &AppState,
+    payment_id: &str,
+    trace_id: Option<&str>,
+) -> Result<(), AppError> {
+    let job = ProcessPayment {
+        payment_id: payment_id.to_string(),
+    };
+    let opts = JobOptions {
+        trace_id: trace_id.map(str::to_string),
+        ..JobOptions::default()
+    };
+    if state.jobs().enqueue(&job, opts.clone()).await?.is_none() {
+        let again = JobOptions {
+            unique_key: Some(job.follow_up_key()),
+            run_at: Some(state.now() + chrono::Duration::seconds(2)),
+            ..opts
+        };
+        state.jobs().enqueue(&job, again).await?;
+    }
+    Ok(())
+}
+
 pub const NOT_FOUND_LOOKUPS: i32 = 5;
 
 /// Process a payment notification: fetch the payment, record it, act once per status.
@@ -203,7 +235,7 @@ pub async fn process_payment(
             return Ok(PaymentOutcome::Unknown);
         }
         Err(e) if e.is_retryable() => return Err(PaymentJobError::Unavailable(e.to_string())),
-        Err(e) => return Err(PaymentJobError::Internal(e.into())),
+        Err(e) => return Err(PaymentJobError::App(AppError::Internal(e.into()))),
     };
     let reservation = match payment.external_reference.as_deref() {
         Some(code) => reservations::get_by_code(state.db(), code).await?,
@@ -211,9 +243,10 @@ pub async fn process_payment(
     };
     let currency = payment.currency_id.clone().unwrap_or_default();
     let status = payment.status.as_str().to_string();
-    let mut tx = state.db().begin().await?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
     let (row, news) = payments::record(
-        tx.conn(),
+        uow.conn(),
         &PaymentObservation {
             provider: MERCADOPAGO,
             provider_payment_id: &payment.id,
@@ -224,10 +257,15 @@ pub async fn process_payment(
             amount_minor: payment.transaction_amount_minor,
             currency: &currency,
         },
+        now,
     )
     .await?;
-    tx.commit().await?;
-    state.calendar_changed();
+    if let Some(r) = &reservation {
+        uow.changed(Event::ReservationChanged {
+            reservation_id: r.id,
+        });
+    }
+    uow.commit().await?;
     if news {
         metrics::counter!("payments_received_total", "status" => status.clone()).increment(1);
         tracing::info!(payment.id = %payment.id, payment.status = %status, reservation.code = payment.external_reference.as_deref().unwrap_or(""), "payment status recorded");
@@ -236,7 +274,7 @@ pub async fn process_payment(
         return Ok(PaymentOutcome::AlreadyHandled);
     }
     act(state, &payment, reservation).await?;
-    payments::mark_handled(state.db(), row.id, &status).await?;
+    payments::mark_handled(state.db(), row.id, &status, state.now()).await?;
     Ok(PaymentOutcome::Handled(status))
 }
 
@@ -275,17 +313,18 @@ async fn owner_alert(
         Some(r) => Some(
             accommodations::get(state.db(), r.accommodation_id)
                 .await?
-                .ok_or(BookingError::NotFound("accommodation"))?,
+                .ok_or(AppError::NotFound("accommodation"))?,
         ),
         None => None,
     };
-    let mut tx = state.db().begin().await?;
+    let mut uow = UnitOfWork::begin(state).await?;
     match r.zip(acc.as_ref()) {
         Some((r, acc)) => {
             if let Some(flag) = flag {
-                reservations::add_flag(tx.conn(), r.id, flag).await?;
+                let now = uow.now();
+                reservations::add_flag(uow.conn(), r.id, flag, now).await?;
             }
-            outbox::owner_with(state, &mut tx, r, acc, template, data).await?;
+            uow.message_owner(r, acc, template, data).await?;
         }
         None => {
             let dedupe = data
@@ -300,11 +339,11 @@ async fn owner_alert(
                     )
                 })
                 .unwrap_or_default();
-            outbox::owner_unattached(state, &mut tx, template, data, &dedupe).await?;
+            uow.message_owner_about(template, data, Some(&dedupe))
+                .await?;
         }
     }
-    state.jobs().commit(tx).await?;
-    state.calendar_changed();
+    uow.commit().await?;
     Ok(())
 }
 
@@ -322,19 +361,11 @@ async fn act(
             // The hold stays until it expires: the guest may pay again.
             let acc = accommodations::get(state.db(), r.accommodation_id)
                 .await?
-                .ok_or(BookingError::NotFound("accommodation"))?;
-            let mut tx = state.db().begin().await?;
-            outbox::guest_with(
-                state,
-                &mut tx,
-                &r,
-                &acc,
-                "payment_rejected",
-                &payment_data(payment, None),
-            )
-            .await?;
-            state.jobs().commit(tx).await?;
-            state.calendar_changed();
+                .ok_or(AppError::NotFound("accommodation"))?;
+            let mut uow = UnitOfWork::begin(state).await?;
+            uow.message_guest(&r, &acc, "payment_rejected", &payment_data(payment, None))
+                .await?;
+            uow.commit().await?;
             tracing::info!(reservation.code = %r.code, payment.id = %payment.id, "payment rejected; hold kept");
             Ok(())
         }
@@ -420,14 +451,14 @@ async fn approved(
                 match booking::confirm(state, current.id, Actor::Payment, Some(&reason)).await {
                     Ok(_) => return Ok(()),
                     // The expiry won the race: read again and take the late path.
-                    Err(BookingError::HoldExpired | BookingError::IllegalTransition { .. }) => {}
+                    Err(AppError::HoldExpired | AppError::IllegalTransition { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
             ReservationState::Expired => {
                 match booking::confirm_late_payment(state, current.id, Some(&reason)).await {
                     Ok(_) => return Ok(()),
-                    Err(BookingError::DatesTaken(_)) => {
+                    Err(AppError::DatesTaken(_)) => {
                         let problem = "El pago llegó después de que venciera la prerreserva y las fechas ya están ocupadas: hay que devolverlo.";
                         tracing::warn!(reservation.code = %current.code, payment.id = %payment.id, "late payment for taken nights; needs refund");
                         return owner_alert(
@@ -439,7 +470,7 @@ async fn approved(
                         )
                         .await;
                     }
-                    Err(BookingError::IllegalTransition { .. }) => {}
+                    Err(AppError::IllegalTransition { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -464,11 +495,10 @@ async fn approved(
         }
         current = reservations::get(state.db(), current.id)
             .await?
-            .ok_or(BookingError::NotFound("reservation"))?;
+            .ok_or(AppError::NotFound("reservation"))?;
     }
-    Err(PaymentJobError::Internal(anyhow::anyhow!(
+    Err(PaymentJobError::App(AppError::internal(format!(
         "reservation {} kept changing state while confirming payment {}",
-        current.code,
-        payment.id
-    )))
+        current.code, payment.id
+    ))))
 }

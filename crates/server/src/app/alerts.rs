@@ -1,93 +1,66 @@
-//! The owner's periodic tasks: the daily report e-mail, the alert checks (each alert goes out once
-//! per occurrence, and again only after it clears and comes back; guest conversations handed to a
-//! person and unanswered for over an hour are one of them), and the hourly cleanup.
+//! The owner's watch: the daily report e-mail, the alert checks (each alert goes out once per
+//! occurrence, and again only after it clears and comes back; guest conversations handed to a
+//! person and unanswered for over an hour are one of them), and the hourly housekeeping.
 //!
 //! Messages to the owner are outbox rows (template `owner_daily_report` / `owner_alert`, data with
-//! the rendered `subject` and `text`) delivered by the notification jobs; alerts also go to a
-//! Slack-compatible webhook when `SLACK_WEBHOOK_URL` is set.
+//! the rendered `subject` and `text`) written by the unit of work with their delivery jobs; alerts
+//! also go to a Slack-compatible webhook when `SLACK_WEBHOOK_URL` is set.
 
-use chrono::Utc;
-use posada_jobs::{Job, JobContext};
-use posada_store::notifications::NewNotification;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::error::AppError;
+use super::uow::UnitOfWork;
 use crate::state::AppState;
 
-/// Write one message for the owner's e-mail (if `OWNER_EMAIL` is set); returns whether a row was
-/// written.
+/// Write one message for the owner's e-mail (if `OWNER_EMAIL` is set), with its delivery job;
+/// returns whether a new row was written (`dedupe_key` already used: no).
 async fn owner_email(
     state: &AppState,
     template: &str,
     subject: &str,
     text: &str,
-    dedupe_key: String,
+    dedupe_key: &str,
     trace_id: Option<&str>,
-) -> anyhow::Result<bool> {
-    let Some(email) = state
+) -> Result<bool, AppError> {
+    if state
         .settings()
         .owner_email
         .as_deref()
-        .filter(|e| !e.is_empty())
-    else {
+        .is_none_or(str::is_empty)
+    {
         tracing::warn!(
             template,
             "OWNER_EMAIL is not set: the owner's message is not recorded"
         );
         return Ok(false);
-    };
+    }
     let data = json!({ "subject": subject, "text": text });
-    let mut tx = state.db().begin().await?;
-    let id = crate::booking::outbox::write_row(
-        state,
-        &mut tx,
-        &NewNotification {
-            reservation_id: None,
-            audience: "owner",
-            channel: "email",
-            recipient: Some(email),
-            template,
-            data: &data,
-            dedupe_key: Some(dedupe_key),
-        },
-        trace_id,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("writing the owner's message: {e}"))?;
-    state.jobs().commit(tx).await?;
-    Ok(id.is_some())
+    let mut uow = UnitOfWork::begin(state).await?.with_trace(trace_id);
+    let written = uow.message_owner_email(template, &data, dedupe_key).await?;
+    uow.commit().await?;
+    Ok(written)
 }
 
-/// The daily report (`DAILY_REPORT_TIME`, owner's time zone).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DailyReport;
-
-impl Job for DailyReport {
-    type State = AppState;
-    const KIND: &'static str = "ops.daily_report";
-    const MAX_ATTEMPTS: i32 = 5;
-
-    async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
-        let state = &ctx.state;
-        let today = crate::booking::today(state);
-        let report = crate::report::gather(state, today).await?;
-        let (subject, text) = crate::report::render(&report);
-        // One report per day: a retry or a second run the same day writes nothing new.
-        let written = owner_email(
-            state,
-            "owner_daily_report",
-            &subject,
-            &text,
-            format!("daily_report:{today}"),
-            ctx.trace_id.as_deref(),
-        )
-        .await?;
-        if written {
-            metrics::counter!("daily_reports_sent_total").increment(1);
-        }
-        tracing::info!(report.day = %today, written, "daily report prepared");
-        Ok(())
+/// Prepare today's report and write it for the owner (once per day: a retry or a second run the
+/// same day writes nothing new).
+pub async fn send_daily_report(state: &AppState, trace_id: Option<&str>) -> anyhow::Result<()> {
+    let today = state.today();
+    let report = super::report::gather(state, today).await?;
+    let (subject, text) = super::report::render(&report);
+    let written = owner_email(
+        state,
+        "owner_daily_report",
+        &subject,
+        &text,
+        &format!("daily_report:{today}"),
+        trace_id,
+    )
+    .await?;
+    if written {
+        metrics::counter!("daily_reports_sent_total").increment(1);
     }
+    tracing::info!(report.day = %today, written, "daily report prepared");
+    Ok(())
 }
 
 /// One condition found by the alert checks.
@@ -122,7 +95,7 @@ pub fn loggable_key(key: &str) -> String {
     match key.strip_prefix(CONVERSATION_KEY_PREFIX) {
         Some(phone) => format!(
             "{CONVERSATION_KEY_PREFIX}{}",
-            crate::http::security::mask_phone(phone)
+            crate::telemetry::mask_phone(phone)
         ),
         None => key.to_string(),
     }
@@ -130,7 +103,7 @@ pub fn loggable_key(key: &str) -> String {
 
 /// Run every check once.
 pub async fn findings(state: &AppState) -> anyhow::Result<Vec<Finding>> {
-    let now = Utc::now();
+    let now = state.now();
     let db = state.db();
     let mut out = Vec::new();
     for feed in posada_store::ops::stale_feeds(db, now - chrono::Duration::minutes(60)).await? {
@@ -233,7 +206,7 @@ pub async fn apply_findings(
     findings: &[Finding],
     trace_id: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
-    let now = Utc::now();
+    let now = state.now();
     let db = state.db();
     let mut notified = Vec::new();
     for f in findings {
@@ -248,7 +221,7 @@ pub async fn apply_findings(
                 "owner_alert",
                 &subject,
                 &f.detail,
-                format!("alert:{}:{occurrence}", f.key),
+                &format!("alert:{}:{occurrence}", f.key),
                 trace_id,
             )
             .await?;
@@ -280,7 +253,7 @@ async fn slack(state: &AppState, text: &str) {
         return;
     };
     let result = state
-        .ops()
+        .services()
         .http
         .post(url.expose())
         .json(&json!({ "text": text }))
@@ -292,69 +265,39 @@ async fn slack(state: &AppState, text: &str) {
     }
 }
 
-/// Alert checks (`ALERT_CHECK_INTERVAL_SECONDS`, 5 minutes by default).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AlertCheck;
-
-impl Job for AlertCheck {
-    type State = AppState;
-    const KIND: &'static str = "ops.alert_check";
-    const MAX_ATTEMPTS: i32 = 3;
-
-    async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
-        let found = findings(&ctx.state).await?;
-        let notified = apply_findings(&ctx.state, &found, ctx.trace_id.as_deref()).await?;
-        tracing::info!(
-            alerts.found = found.len(),
-            alerts.notified = notified.len(),
-            "alert checks done"
-        );
-        Ok(())
-    }
-}
-
-/// Hourly cleanup: expired idempotency keys and dashboard sessions, delivered notifications and
-/// WhatsApp conversation messages older than 90 days, and conversation hand-off states whose 24 h
-/// window closed. Job retention is the engine's own pruner; history and audit rows are kept.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Cleanup;
-
 /// Delivered notifications are kept this long.
 pub const NOTIFICATION_RETENTION_DAYS: i64 = 90;
 
 /// WhatsApp conversation messages are kept this long.
 pub const CONVERSATION_MESSAGE_RETENTION_DAYS: i64 = 90;
 
-impl Job for Cleanup {
-    type State = AppState;
-    const KIND: &'static str = "ops.cleanup";
-    const MAX_ATTEMPTS: i32 = 3;
-
-    async fn run(self, ctx: JobContext<AppState>) -> anyhow::Result<()> {
-        let db = ctx.state.db();
-        let now = Utc::now();
-        let keys = posada_store::idempotency::purge_expired(db, now).await?;
-        let sessions = posada_store::ops::purge_expired_sessions(db, now).await?;
-        let notifications = posada_store::ops::purge_delivered_notifications(
-            db,
-            now - chrono::Duration::days(NOTIFICATION_RETENTION_DAYS),
-        )
-        .await?;
-        let expired = posada_store::conversations::expire_states(db, now).await?;
-        metrics::counter!("conversations_expired_total").increment(expired);
-        let messages = posada_store::conversations::purge_messages(
-            db,
-            now - chrono::Duration::days(CONVERSATION_MESSAGE_RETENTION_DAYS),
-        )
-        .await?;
-        tracing::info!(
-            purged.idempotency_keys = keys,
-            purged.sessions = sessions,
-            purged.notifications = notifications,
-            purged.conversation_messages = messages,
-            conversations.expired = expired,
-            "cleanup done"
-        );
-        Ok(())
-    }
+/// Hourly housekeeping: expired idempotency keys and dashboard sessions, delivered notifications
+/// and WhatsApp conversation messages older than 90 days, and conversation hand-off states whose
+/// 24 h window closed. History and audit rows are kept.
+pub async fn cleanup(state: &AppState) -> anyhow::Result<()> {
+    let db = state.db();
+    let now = state.now();
+    let keys = posada_store::idempotency::purge_expired(db, now).await?;
+    let sessions = posada_store::ops::purge_expired_sessions(db, now).await?;
+    let notifications = posada_store::ops::purge_delivered_notifications(
+        db,
+        now - chrono::Duration::days(NOTIFICATION_RETENTION_DAYS),
+    )
+    .await?;
+    let expired = posada_store::conversations::expire_states(db, now).await?;
+    metrics::counter!("conversations_expired_total").increment(expired);
+    let messages = posada_store::conversations::purge_messages(
+        db,
+        now - chrono::Duration::days(CONVERSATION_MESSAGE_RETENTION_DAYS),
+    )
+    .await?;
+    tracing::info!(
+        purged.idempotency_keys = keys,
+        purged.sessions = sessions,
+        purged.notifications = notifications,
+        purged.conversation_messages = messages,
+        conversations.expired = expired,
+        "cleanup done"
+    );
+    Ok(())
 }

@@ -1,0 +1,103 @@
+//! The catalogue: the owner creates, edits and removes accommodations and their prices.
+//!
+//! Every change clears the node's catalogue cache after commit, so the next quote reads it.
+
+use posada_domain::NewAccommodation;
+use posada_store::accommodations::{self, StoredAccommodation};
+use serde::Deserialize;
+
+use super::error::{AppError, FieldError};
+use super::events::Event;
+use super::uow::UnitOfWork;
+use crate::state::AppState;
+
+/// An accommodation as the owner writes it.
+#[derive(Debug, Deserialize)]
+pub struct AccommodationIn {
+    /// Name, slug, kind, capacity, prices, photos, …
+    #[serde(flatten)]
+    pub accommodation: NewAccommodation,
+    /// How to get there (sent to confirmed guests).
+    #[serde(default)]
+    pub directions: String,
+}
+
+fn validate(input: &AccommodationIn) -> Result<(), AppError> {
+    let mut errors: Vec<FieldError> = match input.accommodation.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => {
+            e.0.into_iter()
+                .map(|e| FieldError::new(e.field, e.message))
+                .collect()
+        }
+    };
+    if input.directions.chars().count() > 2000 {
+        errors.push(FieldError::new("directions", "at most 2000 characters"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}
+
+/// Create an accommodation.
+pub async fn create(
+    state: &AppState,
+    input: &AccommodationIn,
+) -> Result<StoredAccommodation, AppError> {
+    validate(input)?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let stored = accommodations::insert(
+        uow.conn(),
+        &input.accommodation,
+        input.directions.trim(),
+        now,
+    )
+    .await?;
+    uow.changed(Event::CalendarChanged {
+        accommodation_id: stored.accommodation.id,
+    });
+    uow.commit().await?;
+    state.catalog().clear();
+    Ok(stored)
+}
+
+/// Replace an accommodation's details and prices.
+pub async fn update(
+    state: &AppState,
+    id: i64,
+    input: &AccommodationIn,
+) -> Result<StoredAccommodation, AppError> {
+    validate(input)?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let stored = accommodations::update(
+        uow.conn(),
+        id,
+        &input.accommodation,
+        input.directions.trim(),
+        now,
+    )
+    .await?;
+    uow.changed(Event::CalendarChanged {
+        accommodation_id: id,
+    });
+    uow.commit().await?;
+    state.catalog().clear();
+    Ok(stored)
+}
+
+/// Delete an accommodation that never had a reservation, or deactivate it (kept for its
+/// history). Returns `true` when it was deleted.
+pub async fn delete(state: &AppState, id: i64) -> Result<bool, AppError> {
+    let mut uow = UnitOfWork::begin(state).await?;
+    let deleted = accommodations::delete_or_deactivate(uow.conn(), id).await?;
+    uow.changed(Event::CalendarChanged {
+        accommodation_id: id,
+    });
+    uow.commit().await?;
+    state.catalog().clear();
+    Ok(deleted)
+}
