@@ -125,8 +125,13 @@ macro_rules! on_db {
 
 /// SHA-256 hex of a secret (tokens are stored hashed).
 pub fn hash_secret(secret: &str) -> String {
+    sha256_hex(secret.as_bytes())
+}
+
+/// SHA-256 of `bytes`, lower-case hex (request fingerprints, stored secrets).
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {

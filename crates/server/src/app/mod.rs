@@ -28,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod outbox;
+pub mod owner;
 pub mod payments;
 pub mod report;
 pub mod uow;

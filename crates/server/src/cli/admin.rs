@@ -82,7 +82,7 @@ pub async fn run(settings: &Settings, cmd: AdminCommand) -> anyhow::Result<()> {
                 anyhow::bail!("the password must have at least 10 characters");
             }
             let phc =
-                crate::http::dashboard::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+                crate::app::owner::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
             posada_store::ops::set_owner_password_hash(&db, &phc, SystemClock.now()).await?;
             println!("dashboard password set");
             Ok(())

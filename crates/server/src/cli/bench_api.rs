@@ -8,10 +8,11 @@
 //! not counted. Point it at a server whose rate limits are raised for the run (the public API
 //! allows 60 requests a minute per client by default).
 
+use crate::app::Clock;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -143,7 +144,7 @@ pub async fn run(opts: BenchApi) -> anyhow::Result<()> {
     }
 
     // Availability calendar, `clients` at a time.
-    let today = Utc::now().date_naive();
+    let today = crate::app::SystemClock.now().date_naive();
     let month = format!("{:04}-{:02}", today.year(), today.month());
     let url = Arc::new(format!(
         "{base}/api/v1/accommodations/{}/availability?month={month}",

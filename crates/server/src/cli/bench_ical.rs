@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use clap::Args;
 use posada_db::{ConnectOptions, Db};
 use posada_ical::{ParseOptions, Tz, parse_with};
@@ -115,7 +115,7 @@ async fn sync_all(
         let permit = permits.clone().acquire_owned().await?;
         let state = state.clone();
         set.spawn(async move {
-            let report = crate::app::channels::sync_feed(&state, id, Utc::now()).await;
+            let report = crate::app::channels::sync_feed(&state, id, state.now()).await;
             drop(permit);
             report
         });
@@ -138,7 +138,7 @@ pub async fn run(args: IcalBench) -> anyhow::Result<()> {
     if args.events == 0 || args.feeds == 0 || args.concurrency == 0 {
         anyhow::bail!("--events, --feeds and --concurrency must be at least 1");
     }
-    let today = Utc::now().date_naive();
+    let today = SystemClock.now().date_naive();
 
     // 1. Parse throughput.
     let big = feed(1, args.events, today);

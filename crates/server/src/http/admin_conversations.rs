@@ -9,7 +9,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chrono::Utc;
 use posada_store::conversations::{
     self, Conversation, ConversationFilter, ConversationSummary, Message,
 };
@@ -55,8 +54,7 @@ fn preview(body: &str, kind: &str) -> String {
     text
 }
 
-fn conversation_fields(c: &Conversation) -> Value {
-    let now = Utc::now();
+fn conversation_fields(c: &Conversation, now: chrono::DateTime<chrono::Utc>) -> Value {
     json!({
         "phone": c.phone,
         "last_inbound_at": c.last_inbound_at,
@@ -70,8 +68,8 @@ fn conversation_fields(c: &Conversation) -> Value {
     })
 }
 
-fn summary_view(s: &ConversationSummary) -> Value {
-    let mut v = conversation_fields(&s.conversation);
+fn summary_view(s: &ConversationSummary, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let mut v = conversation_fields(&s.conversation, now);
     v["guest_name"] = json!(s.guest_name);
     v["reservation_code"] = json!(s.reservation_code);
     v["last_message"] = match (
@@ -134,7 +132,7 @@ async fn list(
     .await
     .map_err(Problem::internal)?;
     Ok(Json(json!({
-        "items": items.iter().map(summary_view).collect::<Vec<_>>(),
+        "items": items.iter().map(|s| summary_view(s, state.now())).collect::<Vec<_>>(),
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -154,7 +152,7 @@ async fn view(state: &AppState, phone: &str, limit: i64) -> Result<Value, Proble
     let messages = conversations::messages(state.db(), phone, limit)
         .await
         .map_err(Problem::internal)?;
-    let mut v = summary_view(&summary);
+    let mut v = summary_view(&summary, state.now());
     v["messages"] = json!(messages.iter().map(message_view).collect::<Vec<_>>());
     Ok(v)
 }

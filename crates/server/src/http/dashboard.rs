@@ -8,16 +8,15 @@
 
 use std::fmt::Write as _;
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordVerifier};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use rand::RngCore;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::Problem;
 use super::security::ClientIp;
@@ -44,13 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/conversations/{phone}/resolve", post(resolve))
 }
 
-/// Hash a password for storage (argon2id, random salt, PHC string).
-pub fn hash_password(password: &str) -> Result<String, String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
+pub use crate::app::owner::hash_password;
 
 /// The session cookie's value in a request, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
@@ -65,30 +58,13 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
 }
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::notify::templates::escape_html as esc;
 
 fn layout(title: &str, body: &str) -> String {
     format!(
@@ -114,7 +90,7 @@ async fn current_session(
     let Some(cookie) = session_cookie(headers) else {
         return Ok(None);
     };
-    let token_hash = sha256_hex(&cookie);
+    let token_hash = posada_store::hash_secret(&cookie);
     let found = posada_store::ops::session(state.db(), &token_hash, state.now())
         .await
         .map_err(Problem::internal)?;
@@ -200,7 +176,7 @@ async fn login(
     let client = client
         .map(|c| c.0.0.to_string())
         .unwrap_or_else(|| "unknown".into());
-    let now = Utc::now();
+    let now = state.now();
     if let Some(until) = posada_store::ops::locked_until(state.db(), &client, now)
         .await
         .map_err(Problem::internal)?
@@ -252,7 +228,7 @@ async fn login(
     let csrf = random_token();
     posada_store::ops::create_session(
         state.db(),
-        &sha256_hex(&token),
+        &posada_store::hash_secret(&token),
         &csrf,
         &client,
         Duration::hours(SESSION_HOURS),
@@ -373,7 +349,7 @@ async fn conversations_section(
         return Ok(());
     }
     let tz = state.settings().tz();
-    let now = Utc::now();
+    let now = state.now();
     body.push_str("<table><tr><th>Teléfono</th><th>Huésped</th><th>Espera desde</th><th>Último mensaje</th><th></th></tr>");
     for c in &waiting {
         let conv = &c.conversation;

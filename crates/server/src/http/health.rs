@@ -137,7 +137,7 @@ async fn jobs_check(state: &AppState) -> (Status, serde_json::Value) {
         status = Status::Degraded;
         problems.push("no job worker is alive on this node".to_string());
     }
-    let queue = match posada_store::ops::jobs_health(state.db(), chrono::Utc::now()).await {
+    let queue = match posada_store::ops::jobs_health(state.db(), state.now()).await {
         Ok(q) => q,
         Err(e) => {
             return (

@@ -14,7 +14,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use posada_store::idempotency::{self, Claim};
-use sha2::{Digest, Sha256};
 
 use super::Problem;
 use super::security::{ClientIp, too_large};
@@ -26,10 +25,6 @@ pub const KEEP_FOR: Duration = Duration::from_secs(48 * 3600);
 /// Header set on a replayed answer.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// Who is calling, as a short non-reversible tag.
 fn principal(req: &Request) -> String {
     if let Some(auth) = req
@@ -37,10 +32,10 @@ fn principal(req: &Request) -> String {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        return format!("token:{}", &sha256_hex(auth.as_bytes())[..16]);
+        return format!("token:{}", &posada_store::sha256_hex(auth.as_bytes())[..16]);
     }
     if let Some(session) = super::dashboard::session_cookie(req.headers()) {
-        return format!("session:{}", &sha256_hex(session.as_bytes())[..16]);
+        return format!("session:{}", &posada_store::sha256_hex(session.as_bytes())[..16]);
     }
     match req.extensions().get::<ClientIp>() {
         Some(ip) => format!("client:{}", ip.0),
@@ -96,7 +91,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             };
         }
     };
-    let hash = sha256_hex(&bytes);
+    let hash = posada_store::sha256_hex(&bytes);
     let ttl = chrono::Duration::from_std(KEEP_FOR).unwrap_or(chrono::Duration::hours(48));
     let claim = match idempotency::claim(state.db(), &scope, &key, &hash, ttl, state.now()).await {
         Ok(c) => c,

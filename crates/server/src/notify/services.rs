@@ -165,6 +165,7 @@ mod tests {
 
     #[test]
     fn nothing_configured_by_default() {
+        posada_integrations::install_crypto_provider();
         let services = Services::from_settings(&Settings::default());
         assert!(services.configured().iter().all(|(_, on)| !on));
     }

@@ -261,7 +261,8 @@ impl Renderer {
     }
 }
 
-fn escape_html(s: &str) -> String {
+/// Escape text for HTML (element content and quoted attributes).
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

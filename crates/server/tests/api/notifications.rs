@@ -109,14 +109,15 @@ async fn hold_reminder_has_reply_buttons(backend: Backend) {
     f.accommodation("lago", 5_000_000).await;
     let r = f.hold("lago", 20, 2).await;
     f.payment_link(r.id).await;
-    // Run the reminder now instead of waiting for its time.
+    // Run the reminder now instead of waiting for its time (beside the scheduled one, which
+    // holds the kind's own key).
     let job = posada_server::jobs::hold_reminder::HoldReminder {
         reservation_id: r.id,
     };
     f.app
         .state
         .jobs()
-        .enqueue(&job, posada_jobs::JobOptions::default())
+        .enqueue(&job, posada_jobs::JobOptions::unique("hold-reminder-now"))
         .await
         .unwrap();
     let sent = wait_row(&f, r.id, "whatsapp", "hold_reminder", "sent").await;
