@@ -27,7 +27,13 @@ fn ts(ago: chrono::Duration) -> String {
 }
 
 /// The guest (or anyone) writes a text, sent `ago` before now.
-async fn text_from(f: &Fixture, from: &str, wamid: &str, body: &str, ago: chrono::Duration) {
+pub(crate) async fn text_from(
+    f: &Fixture,
+    from: &str,
+    wamid: &str,
+    body: &str,
+    ago: chrono::Duration,
+) {
     let payload = posada_testkit::webhook_message(
         "1234567890",
         from,

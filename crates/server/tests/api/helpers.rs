@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use posada_db::testing::TestDb;
+use posada_jobs::{JobState, JobSummary, ListFilter, Page};
 use posada_server::config::Settings;
 use posada_server::startup::{Application, Roles};
 use posada_server::state::AppState;
@@ -34,6 +35,9 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub test_db: TestDb,
 }
+
+/// How long [`TestApp::run_pending_jobs`] waits for the jobs due now to finish.
+pub const PENDING_JOBS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings for tests: quick intervals, no scheduler noise unless asked.
 pub fn test_settings(url: &str) -> Settings {
@@ -210,6 +214,95 @@ impl TestApp {
             }),
         )
         .await
+    }
+
+    /// Return once every job due now has finished — completed, discarded, cancelled, or failed
+    /// with its next attempt later — including the jobs those jobs enqueued. The app's own
+    /// workers run them; this only watches the engine. Fails, naming what is left, if that takes
+    /// longer than [`PENDING_JOBS_TIMEOUT`].
+    pub async fn run_pending_jobs(&self) {
+        let deadline = tokio::time::Instant::now() + PENDING_JOBS_TIMEOUT;
+        loop {
+            let pending = self.pending_jobs().await;
+            if pending.is_empty() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs still pending after {PENDING_JOBS_TIMEOUT:?}:\n{}",
+                pending
+                    .iter()
+                    .map(|j| format!(
+                        "  #{} {} {} attempt {}/{} run_at {} last_error {:?}",
+                        j.id, j.kind, j.state, j.attempt, j.max_attempts, j.run_at, j.last_error
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Jobs due now that have not finished: available, running, or scheduled/retryable with a
+    /// `run_at` already past. Empty only when the engine's counts did not move while the states
+    /// were read one by one (so a job cannot slip from one unread state to another unseen).
+    pub async fn pending_jobs(&self) -> Vec<JobSummary> {
+        let admin = self.state.jobs().admin();
+        loop {
+            let before = admin.stats().await.unwrap();
+            let now = chrono::Utc::now();
+            let mut pending = Vec::new();
+            for state in [
+                JobState::Available,
+                JobState::Running,
+                JobState::Scheduled,
+                JobState::Retryable,
+            ] {
+                let jobs = admin
+                    .list(
+                        &ListFilter {
+                            state: Some(state),
+                            ..ListFilter::default()
+                        },
+                        Page {
+                            limit: 1000,
+                            before_id: None,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                let due = matches!(state, JobState::Available | JobState::Running);
+                pending.extend(jobs.into_iter().filter(|j| due || j.run_at <= now));
+            }
+            // Nothing pending counts only if nothing moved while the states were read.
+            if !pending.is_empty() || admin.stats().await.unwrap() == before {
+                return pending;
+            }
+        }
+    }
+
+    /// Every job of `kind` (newest first), whatever its state.
+    pub async fn jobs_of_kind(&self, kind: &str) -> Vec<JobSummary> {
+        self.state
+            .jobs()
+            .admin()
+            .list(
+                &ListFilter {
+                    kind: Some(kind.to_string()),
+                    ..ListFilter::default()
+                },
+                Page {
+                    limit: 1000,
+                    before_id: None,
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Every job of type `J` (newest first), whatever its state.
+    pub async fn jobs_of<J: posada_jobs::Job>(&self) -> Vec<JobSummary> {
+        self.jobs_of_kind(J::KIND).await
     }
 
     /// Stop the server (graceful) and wait for it.

@@ -23,7 +23,7 @@ fn unique_key(feed_id: i64) -> String {
     .unwrap_or_default()
 }
 use posada_store::blocks::BlockRow;
-use posada_testkit::FakeChannel;
+use posada_testkit::{FakeChannel, SmtpSink};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, days_from_now, eventually, health_until};
@@ -79,7 +79,7 @@ fn date(s: &str) -> NaiveDate {
 }
 
 /// A small Airbnb-style feed with all-day events `(uid, first night, checkout)`.
-fn ics(events: &[(&str, String, String)]) -> String {
+pub(crate) fn ics(events: &[(&str, String, String)]) -> String {
     let mut out = String::from(
         "BEGIN:VCALENDAR\r\nPRODID:-//Airbnb Inc//Hosting Calendar 1.0//EN\r\nCALSCALE:GREGORIAN\r\nVERSION:2.0\r\n",
     );
@@ -657,11 +657,27 @@ async fn fetch_failures_update_the_status_and_remove_nothing(backend: Backend) {
 // Conflicts and holds
 
 async fn imported_block_over_a_reservation_is_a_conflict(backend: Backend) {
+    let smtp = SmtpSink::start().await;
+    let (smtp_host, smtp_port) = (smtp.host(), smtp.port());
     let app = TestApp::spawn_with(backend, |s| {
         s.enable_scheduled_tasks = false;
         s.owner_email = Some("duena@example.com".into());
+        s.smtp_host = Some(smtp_host);
+        s.smtp_port = smtp_port;
+        s.smtp_security = "plain".into();
+        s.smtp_from = Some("Cabañas del Lago <reservas@posada.example>".into());
     })
     .await;
+    // The owner's conflict alerts the sink received.
+    let alert_mails = |code: &str| {
+        let subject = format!("⚠ Conflicto de fechas · reserva {code}");
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == "duena@example.com"))
+            .filter_map(|m| m.parsed())
+            .filter(|m| m.subject.as_deref() == Some(subject.as_str()))
+            .collect::<Vec<_>>()
+    };
     let channel = FakeChannel::start().await;
     let acc = accommodation(&app, "bosque").await;
     let res = app
@@ -714,8 +730,20 @@ async fn imported_block_over_a_reservation_is_a_conflict(backend: Backend) {
                 .collect::<Vec<_>>()
         }
     };
+    // The owner gets the alert by mail, not only a row saying one is due.
+    app.run_pending_jobs().await;
+    let code = hold["code"].as_str().unwrap();
+    let mails = alert_mails(code);
+    assert_eq!(
+        mails.len(),
+        1,
+        "the owner's conflict alert was not delivered"
+    );
+    let text = mails[0].text.as_deref().unwrap_or_default();
+    assert!(text.contains("Airbnb informa ocupado"), "{text}");
     let sent = alerts(&app).await;
     assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].status, "sent", "{:?}", sent[0]);
     assert_eq!(sent[0].audience, "owner");
     assert_eq!(sent[0].channel, "email");
     assert_eq!(sent[0].recipient.as_deref(), Some("duena@example.com"));
@@ -756,6 +784,8 @@ async fn imported_block_over_a_reservation_is_a_conflict(backend: Backend) {
     );
     sync(&app, feed_id, None).await;
     assert_eq!(alerts(&app).await.len(), 1);
+    app.run_pending_jobs().await;
+    assert_eq!(alert_mails(code).len(), 1, "no second mail");
     let (_, conflicts) = body(app.admin_get("/api/v1/admin/conflicts").await).await;
     assert_eq!(conflicts["conflicts"].as_array().unwrap().len(), 1);
 

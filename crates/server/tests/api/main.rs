@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod conversations;
+mod deliveries;
 mod health;
 mod ical;
 mod notifications;

@@ -190,7 +190,7 @@ fn decimal(minor: i64) -> String {
     format!("{}.{:02}", minor / 100, minor % 100)
 }
 
-fn approved_for(r: &Reservation) -> FakePayment {
+pub(crate) fn approved_for(r: &Reservation) -> FakePayment {
     FakePayment::approved(&r.code, &decimal(r.deposit.minor))
 }
 
@@ -607,7 +607,7 @@ async fn short_amount_and_wrong_currency_are_not_confirmed_and_alert_the_owner(b
 }
 
 /// Make the hold overdue and let the expiry run.
-async fn expire_now(f: &Fixture, r: &Reservation) {
+pub(crate) async fn expire_now(f: &Fixture, r: &Reservation) {
     let past = chrono::Utc::now() - chrono::Duration::minutes(1);
     match f.app.state.db() {
         posada_db::Db::Sqlite(p) => {
