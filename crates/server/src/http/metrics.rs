@@ -95,6 +95,10 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Rate-limit checks that could not reach Redis (the request was allowed).",
     ),
     (
+        "dashboard_password_checks_total",
+        "Dashboard passwords checked with argon2 (bounded per client by the login lockout).",
+    ),
+    (
         "idempotency_replays_total",
         "Requests answered from a stored Idempotency-Key response.",
     ),

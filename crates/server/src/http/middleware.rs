@@ -7,6 +7,7 @@
 //! idempotency → the route.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -32,6 +33,8 @@ pub struct Ops {
     pub health_refresh: tokio::sync::Mutex<()>,
     /// Shared HTTP client for outbound calls of operations (Slack alerts).
     pub http: reqwest::Client,
+    /// Dashboard passwords checked with argon2 by this node (what the login lockout bounds).
+    password_checks: AtomicU64,
 }
 
 impl Ops {
@@ -46,7 +49,19 @@ impl Ops {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            password_checks: AtomicU64::new(0),
         }
+    }
+
+    /// Count one dashboard password checked with argon2.
+    pub fn count_password_check(&self) {
+        self.password_checks.fetch_add(1, Ordering::Relaxed);
+        ::metrics::counter!("dashboard_password_checks_total").increment(1);
+    }
+
+    /// Dashboard passwords checked with argon2 by this node since it started.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::Relaxed)
     }
 }
 
