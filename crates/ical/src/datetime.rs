@@ -34,13 +34,13 @@ impl Moment {
         }
     }
 
-    /// The exclusive end date when this moment ends an event: midnight is exclusive, any later
-    /// time of day still occupies that day.
-    pub(crate) fn end_date(self) -> Option<NaiveDate> {
+    /// The exclusive end date (the check-out day) when this moment ends an event: the day it
+    /// falls on, whatever the time of day. A stay that ends on the 21st at 11:00 took the nights
+    /// up to the 20th; nobody sleeps the night of the 21st in it.
+    pub(crate) fn end_date(self) -> NaiveDate {
         match self {
-            Moment::Date(d) => Some(d),
-            Moment::Local(dt) if dt.time() == NaiveTime::MIN => Some(dt.date()),
-            Moment::Local(dt) => dt.date().succ_opt(),
+            Moment::Date(d) => d,
+            Moment::Local(dt) => dt.date(),
         }
     }
 }
@@ -145,13 +145,12 @@ pub(crate) fn parse_duration(value: &str) -> Option<Duration> {
     Some(Duration::seconds(total))
 }
 
-/// Adds a duration to a moment. A date plus a duration with a time part covers the day the
-/// duration ends in.
+/// Adds a duration to a moment. A date plus a duration with a time part ends on the day the
+/// duration ends in (its time of day does not take that night, as for any end).
 pub(crate) fn add_duration(start: Moment, duration: Duration) -> Option<Moment> {
     match start {
         Moment::Date(d) => {
-            let secs = duration.num_seconds();
-            let days = secs / 86_400 + i64::from(secs % 86_400 != 0);
+            let days = duration.num_seconds() / 86_400;
             d.checked_add_signed(Duration::days(days)).map(Moment::Date)
         }
         Moment::Local(dt) => dt.checked_add_signed(duration).map(Moment::Local),
@@ -309,10 +308,12 @@ mod tests {
     }
 
     #[test]
-    fn midnight_end_is_exclusive() {
+    fn the_end_day_is_the_check_out_day_whatever_the_time() {
         let midnight = Moment::Local(d(2025, 1, 5).and_hms_opt(0, 0, 0).unwrap());
         let eleven = Moment::Local(d(2025, 1, 5).and_hms_opt(11, 0, 0).unwrap());
-        assert_eq!(midnight.end_date(), Some(d(2025, 1, 5)));
-        assert_eq!(eleven.end_date(), Some(d(2025, 1, 6)));
+        let late = Moment::Local(d(2025, 1, 5).and_hms_opt(23, 59, 59).unwrap());
+        assert_eq!(midnight.end_date(), d(2025, 1, 5));
+        assert_eq!(eleven.end_date(), d(2025, 1, 5));
+        assert_eq!(late.end_date(), d(2025, 1, 5));
     }
 }

@@ -515,18 +515,24 @@ fn finish_event(
                 Moment::Local(dt) => dt.date().succ_opt().map(Moment::Date),
             };
             match duration.and_then(|d| add_duration(start, d)) {
-                Some(Moment::Local(e)) if Moment::Local(e) == start => fallback?,
+                // Zero length, or a DATE start with less than a day: the event marks its day.
+                Some(m) if m == start => fallback?,
                 Some(m) => m,
                 None => fallback?,
             }
         }
     };
     let start_date = start.start_date();
-    let end_date = end.end_date()?;
+    let mut end_date = end.end_date();
     let reversed = match (start, end) {
         (Moment::Local(s), Moment::Local(e)) => e <= s,
         _ => false,
     };
+    // A timed event that starts and ends on the same day (a few hours' block) takes no night by
+    // the check-out rule, but it still marks its day, like a zero-length one.
+    if !reversed && end_date == start_date && matches!(end, Moment::Local(_)) {
+        end_date = start_date.succ_opt()?;
+    }
     if reversed || end_date <= start_date {
         warnings.push(
             line,

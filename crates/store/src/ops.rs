@@ -128,48 +128,73 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> Result<()> {
     Ok(())
 }
 
-/// Until when `client` may not try to log in, if it is locked out now.
-pub async fn locked_until(
-    db: &Db,
-    client: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>> {
-    let until: Option<Option<DateTime<Utc>>> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT locked_until FROM login_attempts WHERE client = $1")
-        .bind(client).fetch_optional(p).await)?;
-    Ok(until.flatten().filter(|t| *t > now))
+/// What a client's login attempt may do, as decided by [`claim_login_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// Check the password. When this is the last check allowed in the window, `locks_until`
+    /// says until when the client is locked out unless the password turns out right.
+    Allowed {
+        /// Set on the last allowed attempt of a window: the lock it started.
+        locks_until: Option<DateTime<Utc>>,
+    },
+    /// Locked out: no password may be checked before this time.
+    Locked {
+        /// End of the lock.
+        until: DateTime<Utc>,
+    },
 }
 
-/// Count a failed login by `client`; after `max_failures` failures within `lock_for` the client
-/// is locked out for `lock_for`. Returns the lock's end when this failure locked it.
-pub async fn record_login_failure(
+/// Claim one password check for `client`, in one atomic statement: at most `max_attempts`
+/// checks within `lock_for` (counted before the password is checked, so parallel attempts cannot
+/// slip through between a check and a count); the attempt that uses the last one starts a lock of
+/// `lock_for`, and an active lock is never cleared or shortened by another attempt. A correct
+/// password ends the count with [`clear_login_failures`].
+pub async fn claim_login_attempt(
     db: &Db,
     client: &str,
     now: DateTime<Utc>,
-    max_failures: i64,
+    max_attempts: i64,
     lock_for: Duration,
-) -> Result<Option<DateTime<Utc>>> {
-    // Failures older than the lock window (or before an expired lock) start a new count.
+) -> Result<LoginAttempt> {
+    let max_attempts = max_attempts.max(1);
     let window_start = now - lock_for;
-    let failures: i64 = on_db!(db, p => sqlx::query_scalar(
-        "INSERT INTO login_attempts (client, failures, first_failure_at, locked_until) VALUES ($1, 1, $2, NULL)
+    let lock_end = now + lock_for;
+    // A new count starts when the previous lock has run out, or when the first counted attempt
+    // (with no lock) is older than the window.
+    let (attempts, locked_until): (i64, Option<DateTime<Utc>>) = on_db!(db, p => sqlx::query_as(
+        "INSERT INTO login_attempts (client, failures, first_failure_at, locked_until)
+         VALUES ($1, 1, $2, CASE WHEN $4 <= 1 THEN $5 ELSE NULL END)
          ON CONFLICT (client) DO UPDATE SET
-           failures = CASE WHEN login_attempts.first_failure_at < $3 THEN 1 ELSE login_attempts.failures + 1 END,
-           first_failure_at = CASE WHEN login_attempts.first_failure_at < $3 THEN $2 ELSE login_attempts.first_failure_at END,
-           locked_until = NULL
-         RETURNING failures")
-        .bind(client).bind(now).bind(window_start).fetch_one(p).await)?;
-    if failures >= max_failures {
-        let until = now + lock_for;
-        on_db!(db, p => sqlx::query(
-            "UPDATE login_attempts SET locked_until = $1, failures = 0, first_failure_at = $2 WHERE client = $3")
-            .bind(until).bind(now).bind(client).execute(p).await.map(|r| r.rows_affected()))?;
-        return Ok(Some(until));
-    }
-    Ok(None)
+           failures = CASE
+             WHEN (login_attempts.locked_until IS NOT NULL AND login_attempts.locked_until <= $2)
+               OR (login_attempts.locked_until IS NULL AND login_attempts.first_failure_at < $3)
+             THEN 1 ELSE login_attempts.failures + 1 END,
+           first_failure_at = CASE
+             WHEN (login_attempts.locked_until IS NOT NULL AND login_attempts.locked_until <= $2)
+               OR (login_attempts.locked_until IS NULL AND login_attempts.first_failure_at < $3)
+             THEN $2 ELSE login_attempts.first_failure_at END,
+           locked_until = CASE
+             WHEN (login_attempts.locked_until IS NOT NULL AND login_attempts.locked_until <= $2)
+               OR (login_attempts.locked_until IS NULL AND login_attempts.first_failure_at < $3)
+             THEN (CASE WHEN $4 <= 1 THEN $5 ELSE NULL END)
+             WHEN login_attempts.locked_until IS NOT NULL THEN login_attempts.locked_until
+             WHEN login_attempts.failures + 1 >= $4 THEN $5
+             ELSE NULL END
+         RETURNING failures, locked_until")
+        .bind(client).bind(now).bind(window_start).bind(max_attempts).bind(lock_end)
+        .fetch_one(p).await)?;
+    Ok(if attempts > max_attempts {
+        LoginAttempt::Locked {
+            until: locked_until.unwrap_or(lock_end),
+        }
+    } else {
+        LoginAttempt::Allowed {
+            locks_until: locked_until,
+        }
+    })
 }
 
-/// Forget `client`'s failed logins (after a success).
+/// Forget `client`'s counted attempts and any lock (after a correct password).
 pub async fn clear_login_failures(db: &Db, client: &str) -> Result<()> {
     on_db!(db, p => sqlx::query("DELETE FROM login_attempts WHERE client = $1")
         .bind(client).execute(p).await.map(|r| r.rows_affected()))?;

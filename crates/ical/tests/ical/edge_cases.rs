@@ -53,14 +53,15 @@ fn utc_date_times_become_dates_in_the_property_zone() {
     );
     let e = &feed.events[0];
     assert_eq!((e.start, e.end), (date("20260302"), date("20260304")));
-    // Read in UTC the same event starts a day earlier and its 23:00 end occupies 3 March.
+    // Read in UTC the same event starts a day earlier and ends on 3 March (its check-out day,
+    // whatever the hour).
     let utc = parse(
         cal("BEGIN:VEVENT\r\nUID:u\r\nDTSTART:20260301T230000Z\r\nDTEND:20260303T230000Z\r\nEND:VEVENT\r\n")
             .as_bytes(),
     );
     assert_eq!(
         (utc.events[0].start, utc.events[0].end),
-        (date("20260301"), date("20260304"))
+        (date("20260301"), date("20260303"))
     );
 }
 
@@ -90,7 +91,7 @@ fn an_unknown_tzid_is_read_as_floating_with_one_warning() {
     let feed = parse_with(cal(body).as_bytes(), &rome());
     assert_eq!(kinds(&feed), [ParseWarningKind::UnknownTimeZone]);
     let e = &feed.events[0];
-    assert_eq!((e.start, e.end), (date("20260301"), date("20260303")));
+    assert_eq!((e.start, e.end), (date("20260301"), date("20260302")));
 }
 
 #[test]
@@ -251,4 +252,64 @@ fn warnings_are_capped_on_garbage() {
         feed.warnings.last().map(|w| w.kind),
         Some(ParseWarningKind::TooManyWarnings)
     );
+}
+
+/// Issue 15 #13: a channel stay from the 18th at 15:00 to the 21st at 11:00 takes the nights of
+/// the 18th, 19th and 20th; the 21st is its check-out day and stays free for the next guest,
+/// however the times are written.
+#[test]
+fn a_timed_stay_ends_on_its_check_out_day_whatever_the_time() {
+    let buenos_aires = ParseOptions {
+        tz: Tz::America__Argentina__Buenos_Aires,
+    };
+    let body = "\
+BEGIN:VEVENT\r\nUID:tzid\r\nDTSTART;TZID=America/Argentina/Buenos_Aires:20260318T150000\r\nDTEND;TZID=America/Argentina/Buenos_Aires:20260321T110000\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:tzid-other-zone\r\nDTSTART;TZID=Europe/Madrid:20260318T190000\r\nDTEND;TZID=Europe/Madrid:20260321T150000\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:utc\r\nDTSTART:20260318T180000Z\r\nDTEND:20260321T140000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:floating\r\nDTSTART:20260318T150000\r\nDTEND:20260321T110000\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:duration\r\nDTSTART;TZID=America/Argentina/Buenos_Aires:20260318T150000\r\nDURATION:P2DT20H\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:utc-duration\r\nDTSTART:20260318T180000Z\r\nDURATION:PT68H\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:date-duration\r\nDTSTART;VALUE=DATE:20260318\r\nDURATION:P3DT11H\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:late-checkout\r\nDTSTART:20260318T150000\r\nDTEND:20260321T235900\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:midnight\r\nDTSTART:20260318T150000\r\nDTEND:20260321T000000\r\nEND:VEVENT\r\n";
+    let feed = parse_with(cal(body).as_bytes(), &buenos_aires);
+    assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
+    let got: Vec<(&str, _, _)> = feed
+        .events
+        .iter()
+        .map(|e| (e.uid.as_str(), e.start, e.end))
+        .collect();
+    let (arrival, checkout) = (date("20260318"), date("20260321"));
+    let want: Vec<(&str, _, _)> = [
+        "tzid",
+        "tzid-other-zone",
+        "utc",
+        "floating",
+        "duration",
+        "utc-duration",
+        "date-duration",
+        "late-checkout",
+        "midnight",
+    ]
+    .into_iter()
+    .map(|uid| (uid, arrival, checkout))
+    .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_timed_event_within_one_day_still_marks_that_day() {
+    let body = "BEGIN:VEVENT\r\nUID:afternoon\r\nDTSTART:20260318T100000\r\nDTEND:20260318T140000\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:short-duration\r\nDTSTART:20260318T100000\r\nDURATION:PT4H\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:date-hours\r\nDTSTART;VALUE=DATE:20260318\r\nDURATION:PT4H\r\nEND:VEVENT\r\n";
+    let feed = parse(cal(body).as_bytes());
+    assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
+    for e in &feed.events {
+        assert_eq!(
+            (e.start, e.end),
+            (date("20260318"), date("20260319")),
+            "{}",
+            e.uid
+        );
+    }
 }

@@ -201,11 +201,11 @@ fn vrbo_fixture_reads_uuids_summaries_and_a_windows_time_zone_without_leaking_na
             assert!(!label.contains(name), "{label} leaks {name}");
         }
     }
-    // 16:00 New York (EST, UTC-5) is 18:00 in Buenos Aires; the 10:00 checkout still occupies
-    // its day, so the exclusive end is the next day.
+    // 16:00 New York (EST, UTC-5) is 18:00 in Buenos Aires; the 10:00 checkout (12:00 in Buenos
+    // Aires) is the check-out day: the last night is the 4th.
     let timed = &feed.events[3];
     assert_eq!(
         (timed.start, timed.end),
-        (date("20260301"), date("20260306"))
+        (date("20260301"), date("20260305"))
     );
 }

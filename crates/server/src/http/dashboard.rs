@@ -1,6 +1,12 @@
 //! The owner's minimal dashboard: a login with the owner's password (argon2), a session cookie
-//! (HttpOnly, Secure, SameSite=Strict), a CSRF token on every state-changing form, a lockout after
-//! repeated failures, and one server-rendered page with upcoming reservations and open alerts.
+//! (HttpOnly, SameSite=Strict, Secure when `POSADA_PUBLIC_URL` is https), a CSRF token on every
+//! form — the login's a double-submitted pre-session cookie, the others the session's — a lockout
+//! after repeated failures, and one server-rendered page with upcoming reservations and open
+//! alerts.
+//!
+//! The lockout counts an attempt before its password is checked, in one atomic statement
+//! (`posada_store::ops::claim_login_attempt`): parallel guesses get no more argon2 checks than
+//! [`MAX_FAILURES`] per window, and while locked even the right password is refused.
 //!
 //! The password comes from `OWNER_PASSWORD_HASH` or from `posada admin set-password` (stored);
 //! with neither, the login says how to set one. Sessions and failed attempts live in the
@@ -18,14 +24,22 @@ use chrono::Duration;
 use rand::RngCore;
 use serde::Deserialize;
 
+use posada_store::ops::LoginAttempt;
+
 use super::Problem;
+use super::middleware::OpsExt;
 use super::security::ClientIp;
 use crate::app::AppError;
 use crate::state::AppState;
 
 /// Session cookie name.
 pub const COOKIE: &str = "posada_session";
-/// Failed logins that lock a client out.
+/// The login form's pre-session CSRF cookie (double submit: its value is also the form's
+/// `csrf_token`).
+pub const LOGIN_CSRF_COOKIE: &str = "posada_login_csrf";
+/// How long the login form's CSRF cookie lasts.
+const LOGIN_CSRF_SECONDS: i64 = 3600;
+/// Password checks a client gets per lockout window; the last one that fails locks it out.
 pub const MAX_FAILURES: i64 = 5;
 /// How long a lockout lasts.
 pub const LOCKOUT_MINUTES: i64 = 15;
@@ -47,15 +61,43 @@ pub use crate::app::owner::hash_password;
 
 /// The session cookie's value in a request, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// A cookie for the dashboard: HttpOnly, SameSite=Strict, and Secure when the public URL is
+/// https (a LAN install reached over plain http must still be able to log in).
+fn dashboard_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> String {
+    let secure = if state.settings().public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path={path}; HttpOnly{secure}; SameSite=Strict; Max-Age={max_age}")
+}
+
+/// Constant-time enough for 64-hex-char tokens compared once per request.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn well_formed_token(t: &str) -> bool {
+    t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn random_token() -> String {
@@ -101,14 +143,7 @@ async fn current_session(
 }
 
 fn csrf_ok(session: &Session, given: Option<&str>) -> bool {
-    given.is_some_and(|g| {
-        // Constant-time enough for a 64-hex-char token compared once per request.
-        g.len() == session.csrf.len()
-            && g.bytes()
-                .zip(session.csrf.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    })
+    given.is_some_and(|g| same_token(g, &session.csrf))
 }
 
 /// The session behind a state-changing form: logged in (401 otherwise) and carrying the session's
@@ -133,29 +168,60 @@ fn csrf_problem() -> Problem {
     )
 }
 
-/// `GET /dashboard/login`
-async fn login_form() -> Html<String> {
-    Html(login_page(None))
+/// `GET /dashboard/login`: the form, with the pre-session CSRF token in a cookie and in the form
+/// (an existing well-formed token is kept, so several open tabs keep working).
+async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = cookie(&headers, LOGIN_CSRF_COOKIE)
+        .filter(|t| well_formed_token(t))
+        .unwrap_or_else(random_token);
+    login_response(&state, StatusCode::OK, None, &token)
 }
 
-fn login_page(error: Option<&str>) -> String {
+fn login_page(error: Option<&str>, csrf: &str) -> String {
     let error = error
         .map(|e| format!("<p class=\"error\">{}</p>", esc(e)))
         .unwrap_or_default();
+    let csrf = esc(csrf);
     layout(
         "Ingresar",
         &format!(
             "<h1>posada</h1>{error}<form method=\"post\" action=\"/dashboard/login\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
 <label>Contraseña <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label> \
 <button type=\"submit\">Ingresar</button></form>"
         ),
     )
 }
 
+/// The login page with `status`, (re)setting the CSRF cookie its form carries.
+fn login_response(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<&str>,
+    csrf: &str,
+) -> Response {
+    let mut response = (status, Html(login_page(error, csrf))).into_response();
+    let cookie = dashboard_cookie(
+        state,
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        "/dashboard/login",
+        LOGIN_CSRF_SECONDS,
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The login form's fields.
 #[derive(Deserialize)]
 struct LoginForm {
     password: String,
+    csrf_token: Option<String>,
 }
 
 async fn stored_hash(state: &AppState) -> Result<Option<String>, Problem> {
@@ -171,29 +237,53 @@ async fn stored_hash(state: &AppState) -> Result<Option<String>, Problem> {
 async fn login(
     State(state): State<AppState>,
     client: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Problem> {
+    // Double submit: the form's token must be the one in the pre-session cookie, which another
+    // site can neither read nor set.
+    let csrf = cookie(&headers, LOGIN_CSRF_COOKIE).filter(|t| well_formed_token(t));
+    let Some(csrf) = csrf.filter(|c| form.csrf_token.as_deref().is_some_and(|g| same_token(g, c)))
+    else {
+        return Ok(login_response(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some("El formulario venció o no es válido. Volvé a ingresar la contraseña."),
+            &random_token(),
+        ));
+    };
     let client = client
         .map(|c| c.0.0.to_string())
         .unwrap_or_else(|| "unknown".into());
-    let now = state.now();
-    if let Some(until) = posada_store::ops::locked_until(state.db(), &client, now)
-        .await
-        .map_err(Problem::internal)?
-    {
-        let wait = (until - now).num_seconds().max(1);
-        return Ok(locked_response(wait));
-    }
     let Some(phc) = stored_hash(&state).await? else {
-        return Ok((
+        return Ok(login_response(
+            &state,
             StatusCode::SERVICE_UNAVAILABLE,
-            Html(login_page(Some(
+            Some(
                 "Todavía no hay contraseña: definila con `posada admin set-password` o OWNER_PASSWORD_HASH.",
-            ))),
-        )
-            .into_response());
+            ),
+            &csrf,
+        ));
+    };
+    let now = state.now();
+    let lock_for = Duration::minutes(LOCKOUT_MINUTES);
+    let attempt =
+        posada_store::ops::claim_login_attempt(state.db(), &client, now, MAX_FAILURES, lock_for)
+            .await
+            .map_err(Problem::internal)?;
+    let locks_until = match attempt {
+        LoginAttempt::Locked { until } => {
+            tracing::info!(client = %client, "dashboard login refused: locked out");
+            return Ok(locked_response(
+                &state,
+                (until - now).num_seconds().max(1),
+                &csrf,
+            ));
+        }
+        LoginAttempt::Allowed { locks_until } => locks_until,
     };
     let password = form.password;
+    state.ops().count_password_check();
     let verified = tokio::task::spawn_blocking(move || {
         Argon2::default()
             .verify_password(password.as_bytes(), phc.as_str())
@@ -202,34 +292,30 @@ async fn login(
     .await
     .unwrap_or(false);
     if !verified {
-        let locked = posada_store::ops::record_login_failure(
-            state.db(),
-            &client,
-            now,
-            MAX_FAILURES,
-            Duration::minutes(LOCKOUT_MINUTES),
-        )
-        .await
-        .map_err(Problem::internal)?;
-        tracing::warn!(client = %client, locked = locked.is_some(), "dashboard login failed");
-        if locked.is_some() {
-            return Ok(locked_response(LOCKOUT_MINUTES * 60));
+        tracing::warn!(client = %client, locked = locks_until.is_some(), "dashboard login failed");
+        if let Some(until) = locks_until {
+            return Ok(locked_response(
+                &state,
+                (until - now).num_seconds().max(1),
+                &csrf,
+            ));
         }
-        return Ok((
+        return Ok(login_response(
+            &state,
             StatusCode::UNAUTHORIZED,
-            Html(login_page(Some("Contraseña incorrecta."))),
-        )
-            .into_response());
+            Some("Contraseña incorrecta."),
+            &csrf,
+        ));
     }
     posada_store::ops::clear_login_failures(state.db(), &client)
         .await
         .map_err(Problem::internal)?;
     let token = random_token();
-    let csrf = random_token();
+    let session_csrf = random_token();
     posada_store::ops::create_session(
         state.db(),
         &posada_store::hash_secret(&token),
-        &csrf,
+        &session_csrf,
         &client,
         Duration::hours(SESSION_HOURS),
         state.now(),
@@ -237,26 +323,28 @@ async fn login(
     .await
     .map_err(Problem::internal)?;
     tracing::info!(client = %client, "owner logged in to the dashboard");
-    let cookie = format!(
-        "{COOKIE}={token}; Path=/dashboard; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-        SESSION_HOURS * 3600
-    );
+    let session = dashboard_cookie(&state, COOKIE, &token, "/dashboard", SESSION_HOURS * 3600);
+    // The login form's token has done its job.
+    let spent = dashboard_cookie(&state, LOGIN_CSRF_COOKIE, "", "/dashboard/login", 0);
     let mut response = Redirect::to("/dashboard").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
+    for cookie in [session, spent] {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     Ok(response)
 }
 
-fn locked_response(wait_seconds: i64) -> Response {
-    let mut response = (
+fn locked_response(state: &AppState, wait_seconds: i64, csrf: &str) -> Response {
+    let mut response = login_response(
+        state,
         StatusCode::TOO_MANY_REQUESTS,
-        Html(login_page(Some(&format!(
+        Some(&format!(
             "Demasiados intentos fallidos. Probá de nuevo en {} minutos.",
             (wait_seconds + 59) / 60
-        )))),
-    )
-        .into_response();
+        )),
+        csrf,
+    );
     if let Ok(v) = HeaderValue::from_str(&wait_seconds.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -485,12 +573,10 @@ async fn logout(
         .await
         .map_err(Problem::internal)?;
     let mut response = Redirect::to("/dashboard/login").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "posada_session=; Path=/dashboard; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    let cleared = dashboard_cookie(&state, COOKIE, "", "/dashboard", 0);
+    if let Ok(v) = HeaderValue::from_str(&cleared) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
     Ok(response)
 }
 

@@ -169,7 +169,10 @@ async fn redis_check(state: &AppState) -> Option<(Status, serde_json::Value)> {
     let health = state.ops().limiter.redis_health().await?;
     Some(match health.ping {
         Ok(latency) => {
-            let status = if latency > REDIS_DEGRADED || health.recent_error.is_some() {
+            let status = if latency > REDIS_DEGRADED
+                || health.recent_error.is_some()
+                || health.backing_off_seconds.is_some()
+            {
                 Status::Degraded
             } else {
                 Status::Healthy
@@ -177,13 +180,17 @@ async fn redis_check(state: &AppState) -> Option<(Status, serde_json::Value)> {
             (
                 status,
                 json!({"status": status, "latency_ms": latency.as_secs_f64() * 1000.0,
-                       "recent_error": health.recent_error, "limiter_errors_total": health.errors_total}),
+                       "recent_error": health.recent_error, "limiter_errors_total": health.errors_total,
+                       "backing_off_seconds": health.backing_off_seconds,
+                       "skipped_total": health.skipped_total}),
             )
         }
         // The limiter allows requests while Redis is away: degraded, not unhealthy.
         Err(e) => (
             Status::Degraded,
-            json!({"status": Status::Degraded, "error": e, "limiter_errors_total": health.errors_total}),
+            json!({"status": Status::Degraded, "error": e, "limiter_errors_total": health.errors_total,
+                   "backing_off_seconds": health.backing_off_seconds,
+                   "skipped_total": health.skipped_total}),
         ),
     })
 }

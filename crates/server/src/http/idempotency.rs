@@ -35,7 +35,10 @@ fn principal(req: &Request) -> String {
         return format!("token:{}", &posada_store::sha256_hex(auth.as_bytes())[..16]);
     }
     if let Some(session) = super::dashboard::session_cookie(req.headers()) {
-        return format!("session:{}", &posada_store::sha256_hex(session.as_bytes())[..16]);
+        return format!(
+            "session:{}",
+            &posada_store::sha256_hex(session.as_bytes())[..16]
+        );
     }
     match req.extensions().get::<ClientIp>() {
         Some(ip) => format!("client:{}", ip.0),

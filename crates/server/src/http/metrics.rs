@@ -95,6 +95,14 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Rate-limit checks that could not reach Redis (the request was allowed).",
     ),
     (
+        "rate_limit_redis_skipped_total",
+        "Requests allowed without asking Redis while the limiter backs off after a Redis failure.",
+    ),
+    (
+        "dashboard_password_checks_total",
+        "Dashboard passwords checked with argon2 (bounded per client by the login lockout).",
+    ),
+    (
         "idempotency_replays_total",
         "Requests answered from a stored Idempotency-Key response.",
     ),

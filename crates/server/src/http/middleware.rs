@@ -7,6 +7,7 @@
 //! idempotency → the route.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -30,6 +31,8 @@ pub struct Ops {
     pub health_cache: Mutex<Option<(Instant, super::health::Status, serde_json::Value)>>,
     /// Held by the one request refreshing `health_cache`.
     pub health_refresh: tokio::sync::Mutex<()>,
+    /// Dashboard passwords checked with argon2 by this node (what the login lockout bounds).
+    password_checks: AtomicU64,
 }
 
 /// The HTTP layer's per-application state, kept in the application state for it.
@@ -55,7 +58,19 @@ impl Ops {
             trusted_proxies: security::parse_proxies(&settings.trusted_proxies).unwrap_or_default(),
             health_cache: Mutex::new(None),
             health_refresh: tokio::sync::Mutex::new(()),
+            password_checks: AtomicU64::new(0),
         }
+    }
+
+    /// Count one dashboard password checked with argon2.
+    pub fn count_password_check(&self) {
+        self.password_checks.fetch_add(1, Ordering::Relaxed);
+        ::metrics::counter!("dashboard_password_checks_total").increment(1);
+    }
+
+    /// Dashboard passwords checked with argon2 by this node since it started.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::Relaxed)
     }
 }
 

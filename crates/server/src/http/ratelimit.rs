@@ -6,7 +6,10 @@
 //! is set the count is shared by every node through an atomic Redis script (fixed one-minute
 //! windows). If Redis fails the request is allowed — a broken limiter must not take the API down —
 //! and the failure is counted (`rate_limit_redis_errors_total`), logged and reported as degraded
-//! by `/healthz`.
+//! by `/healthz`. After a failure the limiter leaves Redis alone for
+//! `RATE_LIMIT_REDIS_BACKOFF_SECONDS` (requests are allowed without asking it, counted in
+//! `rate_limit_redis_skipped_total`), then one request tries again: a Redis that is down costs one
+//! slow request per back-off period, not every request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -94,6 +97,13 @@ struct RedisLimiter {
     script: redis::Script,
     errors: AtomicU64,
     last_error: Mutex<Option<(Instant, String)>>,
+    /// Calls made to Redis to count a request.
+    attempts: AtomicU64,
+    /// Requests allowed without asking Redis because it failed recently.
+    skipped: AtomicU64,
+    /// Until when Redis is left alone after a failure.
+    skip_until: Mutex<Option<Instant>>,
+    backoff: Duration,
 }
 
 /// What `/healthz` says about Redis.
@@ -105,6 +115,10 @@ pub struct RedisHealth {
     pub recent_error: Option<String>,
     /// Limiter errors since start.
     pub errors_total: u64,
+    /// Seconds left before the limiter asks Redis again, while it backs off after a failure.
+    pub backing_off_seconds: Option<u64>,
+    /// Requests allowed without asking Redis since start (during back-offs).
+    pub skipped_total: u64,
 }
 
 // One atomic step: count this request in the current window and make the window expire.
@@ -134,6 +148,10 @@ impl RateLimiter {
                     script: redis::Script::new(WINDOW_SCRIPT),
                     errors: AtomicU64::new(0),
                     last_error: Mutex::new(None),
+                    attempts: AtomicU64::new(0),
+                    skipped: AtomicU64::new(0),
+                    skip_until: Mutex::new(None),
+                    backoff: Duration::from_secs(settings.rate_limit_redis_backoff_seconds.max(1)),
                 }),
                 Err(e) => {
                     tracing::error!(error = %e, "REDIS_URL is not usable; rate limits stay in-process");
@@ -159,7 +177,12 @@ impl RateLimiter {
             return Decision::Allow;
         };
         match &self.redis {
-            Some(r) => match r.count(class, client).await {
+            Some(r) if !r.should_try(Instant::now()) => {
+                r.skipped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("rate_limit_redis_skipped_total").increment(1);
+                Decision::Allow
+            }
+            Some(r) => match r.count(class, client).await.inspect(|_| r.succeeded()) {
                 Ok(n) if n > u64::from(limit) => {
                     let elapsed = now_unix_secs() % WINDOW.as_secs();
                     Decision::Block {
@@ -227,11 +250,27 @@ impl RateLimiter {
             .as_ref()
             .filter(|(at, _)| at.elapsed() < WINDOW)
             .map(|(_, e)| e.clone());
+        let now = Instant::now();
+        let backing_off_seconds = r
+            .skip_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .filter(|until| *until > now)
+            .map(|until| (until - now).as_secs().max(1));
         Some(RedisHealth {
             ping,
             recent_error,
             errors_total: r.errors.load(Ordering::Relaxed),
+            backing_off_seconds,
+            skipped_total: r.skipped.load(Ordering::Relaxed),
         })
+    }
+
+    /// Calls made to Redis to count requests since start (tests check the back-off with it).
+    pub fn redis_attempts(&self) -> u64 {
+        self.redis
+            .as_ref()
+            .map_or(0, |r| r.attempts.load(Ordering::Relaxed))
     }
 }
 
@@ -250,7 +289,35 @@ impl RedisLimiter {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether to ask Redis now: not while backing off after a failure. The first request after
+    /// a back-off ends is the one that tries (the others keep skipping until it has failed or
+    /// succeeded).
+    fn should_try(&self, now: Instant) -> bool {
+        let mut until = self.skip_until.lock().unwrap_or_else(|p| p.into_inner());
+        match *until {
+            Some(t) if now < t => false,
+            Some(_) => {
+                *until = Some(now + self.backoff);
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn succeeded(&self) {
+        let was_backing_off = self
+            .skip_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .is_some();
+        if was_backing_off {
+            tracing::info!("rate limiter reaches Redis again");
+        }
+    }
+
     async fn count(&self, class: RouteClass, client: &str) -> Result<u64, String> {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.connection().await?;
         let window = now_unix_secs() / WINDOW.as_secs();
         let key = format!("{}:{}:{client}:{window}", self.prefix, class.as_str());
@@ -268,9 +335,15 @@ impl RedisLimiter {
     fn failed(&self, error: &str) {
         let n = self.errors.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("rate_limit_redis_errors_total").increment(1);
-        // One log line per burst of failures is enough to act on.
-        if n.is_multiple_of(100) {
-            tracing::warn!(error = %error, errors.total = n + 1, "rate limiter could not reach Redis; allowing requests");
+        let first = self
+            .skip_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(Instant::now() + self.backoff)
+            .is_none();
+        // One log line per outage is enough to act on; the back-off keeps failures few.
+        if first {
+            tracing::warn!(error = %error, errors.total = n + 1, backoff_s = self.backoff.as_secs(), "rate limiter could not reach Redis; allowing requests without it during the back-off");
         }
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((Instant::now(), error.to_string()));

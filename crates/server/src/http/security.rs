@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::Problem;
 use super::middleware::OpsExt;
-use crate::config::Settings;
+use crate::config::{Settings, SettingsError};
 use crate::state::AppState;
 
 /// The client's address as posada believes it (see the module doc).
@@ -26,7 +26,7 @@ use crate::state::AppState;
 pub struct ClientIp(pub IpAddr);
 
 /// Parse `TRUSTED_PROXIES`: comma-separated IPs or CIDRs.
-pub fn parse_proxies(list: &str) -> Result<Vec<IpNet>, String> {
+pub fn parse_proxies(list: &str) -> Result<Vec<IpNet>, SettingsError> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -34,8 +34,12 @@ pub fn parse_proxies(list: &str) -> Result<Vec<IpNet>, String> {
             IpNet::from_str(s)
                 .or_else(|_| IpAddr::from_str(s).map(IpNet::from))
                 .map_err(|_| {
-                    format!(
-                        "setting TRUSTED_PROXIES=\"{list}\" is not valid: {s:?} is neither an IP nor a CIDR (e.g. 10.0.0.0/8)"
+                    SettingsError::invalid(
+                        "TRUSTED_PROXIES",
+                        &list,
+                        &format!(
+                            "expected comma-separated IPs or CIDRs (e.g. 10.0.0.0/8); {s:?} is neither"
+                        ),
                     )
                 })
         })
@@ -43,7 +47,7 @@ pub fn parse_proxies(list: &str) -> Result<Vec<IpNet>, String> {
 }
 
 /// Parse `CORS_ALLOWED_ORIGINS` into header values.
-pub fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, String> {
+pub fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, SettingsError> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -54,79 +58,55 @@ pub fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, String> {
                 .ok()
                 .filter(|_| ok)
                 .ok_or_else(|| {
-                    format!(
-                        "setting CORS_ALLOWED_ORIGINS=\"{list}\" is not valid: {s:?} is not an origin like https://example.com"
+                    SettingsError::invalid(
+                        "CORS_ALLOWED_ORIGINS",
+                        &list,
+                        &format!(
+                            "expected comma-separated origins like https://example.com; {s:?} is not one"
+                        ),
                     )
                 })
         })
         .collect()
 }
 
-/// Check the operations settings (called from [`Settings::validate`]).
-pub fn validate_settings(s: &Settings) -> Result<(), String> {
+/// Check the operations settings (called from [`Settings::validate`], after the ranges of the
+/// numbers).
+pub fn validate_settings(s: &Settings) -> Result<(), SettingsError> {
     parse_proxies(&s.trusted_proxies)?;
     parse_origins(&s.cors_allowed_origins)?;
-    for (name, v) in [
-        (
-            "RATE_LIMIT_PUBLIC_PER_MINUTE",
-            s.rate_limit_public_per_minute,
-        ),
-        (
-            "RATE_LIMIT_WEBHOOKS_PER_MINUTE",
-            s.rate_limit_webhooks_per_minute,
-        ),
-        ("RATE_LIMIT_ADMIN_PER_MINUTE", s.rate_limit_admin_per_minute),
-    ] {
-        if v == 0 {
-            return Err(format!(
-                "setting {name}=\"0\" is not valid: must be at least 1"
-            ));
-        }
-    }
-    if s.max_body_bytes < 1024 {
-        return Err(format!(
-            "setting MAX_BODY_BYTES=\"{}\" is not valid: must be at least 1024",
-            s.max_body_bytes
-        ));
-    }
     if s.media_max_body_bytes < s.max_body_bytes {
-        return Err(format!(
-            "setting MEDIA_MAX_BODY_BYTES=\"{}\" is not valid: must be at least MAX_BODY_BYTES",
-            s.media_max_body_bytes
-        ));
-    }
-    if s.request_timeout_seconds == 0 {
-        return Err(
-            "setting REQUEST_TIMEOUT_SECONDS=\"0\" is not valid: must be at least 1".into(),
-        );
-    }
-    if s.alert_check_interval_seconds < 10 {
-        return Err(format!(
-            "setting ALERT_CHECK_INTERVAL_SECONDS=\"{}\" is not valid: must be at least 10",
-            s.alert_check_interval_seconds
+        return Err(SettingsError::invalid(
+            "MEDIA_MAX_BODY_BYTES",
+            &s.media_max_body_bytes,
+            &format!("expected at least MAX_BODY_BYTES ({})", s.max_body_bytes),
         ));
     }
     if crate::app::report::parse_report_time(&s.daily_report_time).is_none() {
-        return Err(format!(
-            "setting DAILY_REPORT_TIME=\"{}\" is not valid: expected HH:MM, e.g. 08:00",
-            s.daily_report_time
+        return Err(SettingsError::invalid(
+            "DAILY_REPORT_TIME",
+            &s.daily_report_time,
+            "expected a time of day as HH:MM, e.g. 08:00",
         ));
     }
     if let Some(url) = &s.redis_url {
         let u = url.expose();
-        if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
-            return Err(
-                "setting REDIS_URL is not valid: expected redis://HOST:PORT[/DB]".to_string(),
-            );
+        if !(u.starts_with("redis://") || u.starts_with("rediss://"))
+            || redis::Client::open(u).is_err()
+        {
+            return Err(SettingsError::invalid_secret(
+                "REDIS_URL",
+                "expected redis://HOST:PORT[/DB] or rediss://HOST:PORT[/DB] (TLS)",
+            ));
         }
     }
     if let Some(h) = &s.owner_password_hash
         && argon2::PasswordHash::new(h.expose()).is_err()
     {
-        return Err(
-            "setting OWNER_PASSWORD_HASH is not valid: expected an argon2 PHC string ($argon2id$…), or leave it unset and store the password with `posada admin set-password`"
-                .to_string(),
-        );
+        return Err(SettingsError::invalid_secret(
+            "OWNER_PASSWORD_HASH",
+            "expected an argon2 PHC string ($argon2id$…), or leave it unset and store the password with `posada admin set-password`",
+        ));
     }
     Ok(())
 }

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use posada_server::http::middleware::OpsExt;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, days_from_now, eventually};
+use crate::helpers::{Backend, TestApp, dashboard_login, days_from_now, eventually, login_form};
 use crate::on_both;
 
 const PASSWORD: &str = "mate-amargo-en-la-galeria";
@@ -69,19 +70,26 @@ fn no_redirects() -> reqwest::Client {
 }
 
 async fn login(app: &TestApp, client: &reqwest::Client, password: &str) -> reqwest::Response {
-    client
-        .post(app.url("/dashboard/login"))
-        .form(&[("password", password)])
-        .send()
-        .await
-        .unwrap()
+    dashboard_login(app, client, password).await
 }
 
+/// The session cookie a successful login set (`name=value`), checking its flags; `Secure` only
+/// when the public URL is https.
 fn session_from(res: &reqwest::Response) -> String {
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
-    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/dashboard"] {
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("posada_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/dashboard;"] {
         assert!(cookie.contains(flag), "cookie lacks {flag}: {cookie}");
     }
+    assert!(
+        !cookie.contains("Secure"),
+        "an http install gets no Secure cookie: {cookie}"
+    );
     cookie.split(';').next().unwrap().to_string()
 }
 
@@ -114,7 +122,13 @@ async fn dashboard_login_session_and_csrf(backend: Backend) {
 
     let res = login(&app, &client, "wrong").await;
     assert_eq!(res.status(), 401);
-    assert!(!res.headers().contains_key("set-cookie"));
+    assert!(
+        !res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("posada_session=")),
+        "no session for a wrong password"
+    );
 
     let res = login(&app, &client, PASSWORD).await;
     assert_eq!(res.status(), 303);
@@ -249,8 +263,150 @@ async fn dashboard_lockout_after_five_failures(backend: Backend) {
     session_from(&res);
 }
 
+/// Issue 15 #2: the login form carries a CSRF token (a pre-session cookie and the same value in
+/// the form); without it nothing is checked.
+async fn login_form_carries_a_double_submitted_csrf_token(backend: Backend) {
+    let hash = posada_server::http::dashboard::hash_password(PASSWORD).unwrap();
+    let app = TestApp::spawn_with(backend, |s| {
+        s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+    })
+    .await;
+    let client = no_redirects();
+    let (cookie, csrf) = login_form(&app, &client).await;
+    assert_eq!(cookie, format!("posada_login_csrf={csrf}"));
+    let post = |cookie: Option<String>, token: Option<String>| {
+        let mut req = client.post(app.url("/dashboard/login"));
+        if let Some(c) = cookie {
+            req = req.header("Cookie", c);
+        }
+        let mut form = vec![("password", PASSWORD.to_string())];
+        if let Some(t) = token {
+            form.push(("csrf_token", t));
+        }
+        req.form(&form).send()
+    };
+    // No token, no cookie, another token, another cookie: refused before any password check.
+    let refused = [
+        (Some(cookie.clone()), None),
+        (None, Some(csrf.clone())),
+        (Some(cookie.clone()), Some("0".repeat(64))),
+        (
+            Some(format!("posada_login_csrf={}", "a".repeat(64))),
+            Some(csrf.clone()),
+        ),
+    ];
+    for (c, t) in refused {
+        let res = post(c, t).await.unwrap();
+        assert_eq!(res.status(), 403);
+        assert!(
+            !res.headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().unwrap().starts_with("posada_session="))
+        );
+        let html = res.text().await.unwrap();
+        assert!(html.contains("name=\"csrf_token\""), "a fresh form: {html}");
+    }
+    assert_eq!(app.state.ops().password_checks(), 0);
+    // The form keeps its token on reload (several tabs keep working).
+    let again = client
+        .get(app.url("/dashboard/login"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(again.text().await.unwrap().contains(&csrf));
+    let res = post(Some(cookie), Some(csrf)).await.unwrap();
+    assert_eq!(res.status(), 303);
+    session_from(&res);
+    assert_eq!(app.state.ops().password_checks(), 1);
+}
+
+/// Issue 15 #2: 50 parallel wrong passwords from one client get at most the allowed number of
+/// argon2 checks, and the right password is refused while the lock lasts.
+async fn parallel_guesses_get_no_more_checks_than_allowed(backend: Backend) {
+    let hash = posada_server::http::dashboard::hash_password(PASSWORD).unwrap();
+    let app = TestApp::spawn_with(backend, |s| {
+        s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+    })
+    .await;
+    let client = no_redirects();
+    let (cookie, csrf) = login_form(&app, &client).await;
+    let guesses = (0..50).map(|i| {
+        client
+            .post(app.url("/dashboard/login"))
+            .header("Cookie", &cookie)
+            .form(&[
+                ("password", format!("guess-{i}")),
+                ("csrf_token", csrf.clone()),
+            ])
+            .send()
+    });
+    let statuses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    let max = posada_server::http::dashboard::MAX_FAILURES as u64;
+    let checked = app.state.ops().password_checks();
+    assert!(
+        (1..=max).contains(&checked),
+        "{checked} passwords checked for 50 parallel guesses; at most {max} allowed"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count() as u64,
+        checked.saturating_sub(1),
+        "{statuses:?}"
+    );
+    // Locked: the right password is refused without being checked.
+    let res = login(&app, &client, PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(app.state.ops().password_checks(), checked);
+}
+
+/// Issue 15 #10: the session cookie is `Secure` when the public URL is https, and only then (a
+/// LAN install over http must be able to log in).
+async fn session_cookie_is_secure_only_over_https(backend: Backend) {
+    let hash = posada_server::http::dashboard::hash_password(PASSWORD).unwrap();
+    let app = TestApp::spawn_with(backend, |s| {
+        s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+        s.posada_public_url = "https://reservas.example.com".into();
+    })
+    .await;
+    let client = no_redirects();
+    let res = login(&app, &client, PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let cookies: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("posada_session="))
+        .unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+    let form = client
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap();
+    assert!(csrf_cookie.contains("; Secure"), "{csrf_cookie}");
+    // Over plain http (the default test settings) `session_from` checks there is no Secure flag.
+}
+
 on_both!(
     admin_tokens_are_checked,
     dashboard_login_session_and_csrf,
-    dashboard_lockout_after_five_failures
+    dashboard_lockout_after_five_failures,
+    login_form_carries_a_double_submitted_csrf_token,
+    parallel_guesses_get_no_more_checks_than_allowed,
+    session_cookie_is_secure_only_over_https
 );

@@ -136,12 +136,7 @@ on_both!(
 
 /// Log in to the dashboard; the session cookie and the CSRF token of the page.
 async fn dashboard_session(f: &Fixture, client: &reqwest::Client) -> (String, String) {
-    let res = client
-        .post(f.app.url("/dashboard/login"))
-        .form(&[("password", DASHBOARD_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let res = crate::helpers::dashboard_login(&f.app, client, DASHBOARD_PASSWORD).await;
     assert_eq!(res.status(), 303);
     let cookie = res.headers()["set-cookie"]
         .to_str()

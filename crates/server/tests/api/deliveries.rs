@@ -7,7 +7,8 @@
 
 use posada_domain::ReservationState;
 use posada_jobs::{Job, JobState};
-use posada_server::jobs::ops::{AlertCheck, DailyReport};
+use posada_server::jobs::alert_check::AlertCheck;
+use posada_server::jobs::daily_report::DailyReport;
 use posada_store::notifications::Notification;
 use posada_testkit::{FakeChannel, ParsedMail, SentRequest};
 use serde_json::{Value, json};

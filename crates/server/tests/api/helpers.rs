@@ -361,6 +361,46 @@ pub async fn health_until(app: &TestApp, check: impl Fn(&Value) -> bool) -> Valu
     .await
 }
 
+/// The dashboard login form as a browser gets it: its CSRF cookie (`name=value`) and the token
+/// of its hidden field.
+pub async fn login_form(app: &TestApp, client: &reqwest::Client) -> (String, String) {
+    let res = client
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("posada_login_csrf="))
+        .expect("the login form sets its CSRF cookie");
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = res.text().await.unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("the login form has a CSRF field") + marker.len();
+    (cookie, html[start..start + 64].to_string())
+}
+
+/// Log in to the dashboard the way a browser does: read the form, post it back with its CSRF
+/// cookie.
+pub async fn dashboard_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    password: &str,
+) -> reqwest::Response {
+    let (cookie, csrf) = login_form(app, client).await;
+    client
+        .post(app.url("/dashboard/login"))
+        .header("Cookie", cookie)
+        .form(&[("password", password), ("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Declare an async test body `async fn name(backend: Backend)` on both backends.
 #[macro_export]
 macro_rules! on_both {

@@ -1090,7 +1090,8 @@ async fn vrbo_feed_imports_without_guest_names(backend: Backend) {
                 "Vrbo: reserva tentativa"
             ),
             (date("2026-02-01"), date("2026-02-05"), "Vrbo: bloqueado"),
-            (date("2026-03-01"), date("2026-03-06"), "Vrbo: reservado"),
+            // 1 March 16:00 to 5 March 10:00 New York time: the 5th is the check-out day.
+            (date("2026-03-01"), date("2026-03-05"), "Vrbo: reservado"),
         ]
     );
     assert_eq!(
@@ -1103,6 +1104,40 @@ async fn vrbo_feed_imports_without_guest_names(backend: Backend) {
         assert!(!stored.contains(name), "{name} stored: {stored}");
         assert!(blocks.iter().all(|b| !b.reason.contains(name)));
     }
+}
+
+/// Issue 15 #13: a channel stay written with times (15:00 arrival, 11:00 departure) blocks its
+/// nights up to the one before its check-out day; a guest can check in on that day.
+async fn a_timed_channel_stay_leaves_its_check_out_day_free(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.enable_scheduled_tasks = false).await;
+    let channel = FakeChannel::start().await;
+    let acc = accommodation(&app, "timed-house").await;
+    let (arrival, checkout) = (days_from_now(20), days_from_now(23));
+    let feed = format!(
+        "BEGIN:VCALENDAR\r\nPRODID:-//HomeAway.com, Inc.//EN\r\nVERSION:2.0\r\n\
+BEGIN:VEVENT\r\nUID:timed-1\r\nDTSTART;TZID=America/Argentina/Buenos_Aires:{}T150000\r\n\
+DTEND;TZID=America/Argentina/Buenos_Aires:{}T110000\r\nSUMMARY:Reserved - Ana\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n",
+        ymd(&arrival),
+        ymd(&checkout)
+    );
+    channel.set_feed("/timed.ics", feed.into_bytes());
+    let feed_id = add_feed(&app, acc, "vrbo", &channel.url("/timed.ics")).await;
+    let status = sync(&app, feed_id, None).await;
+    assert!(status["last_error"].is_null(), "{status}");
+    let blocks = channel_blocks(&app, acc).await;
+    let got: Vec<(NaiveDate, NaiveDate)> =
+        blocks.iter().map(|b| (b.start_date, b.end_date)).collect();
+    assert_eq!(got, [(date(&arrival), date(&checkout))]);
+    // The check-out day is free for the next guest; the night before it is not.
+    let res = app
+        .pre_reserve("timed-house", &checkout, &days_from_now(25))
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = app
+        .pre_reserve("timed-house", &days_from_now(22), &days_from_now(23))
+        .await;
+    assert_eq!(res.status(), 409, "{}", res.text().await.unwrap());
 }
 
 /// The feed's stored JSON columns (memory and replay events), as text.
@@ -1307,5 +1342,6 @@ on_both!(
     imported_block_over_a_reservation_is_a_conflict,
     export_is_stable_private_and_leaves_out_the_channels_own_blocks,
     vrbo_feed_imports_without_guest_names,
+    a_timed_channel_stay_leaves_its_check_out_day_free,
     admin_feed_api_validates_syncs_now_and_deletes,
 );

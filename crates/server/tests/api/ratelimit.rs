@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use posada_server::http::middleware::OpsExt;
 use serde_json::Value;
 
 use crate::helpers::{Backend, TestApp};
@@ -202,16 +203,58 @@ async fn redis_failure_allows_counts_and_degrades_health() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.redis_url = Some(posada_server::config::Secret::new("redis://127.0.0.1:1"));
         s.rate_limit_public_per_minute = 1;
+        // Long enough that the whole test runs inside one back-off.
+        s.rate_limit_redis_backoff_seconds = 600;
     })
     .await;
     for _ in 0..4 {
         assert_eq!(app.get("/api/v1/accommodations").await.status(), 200);
     }
-    assert!(metric_value(&app, "rate_limit_redis_errors_total").await >= 4.0);
+    assert!(metric_value(&app, "rate_limit_redis_errors_total").await >= 1.0);
     let res = app.get("/api/v1/healthz").await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "degraded", "{body}");
     assert_eq!(body["checks"]["redis"]["status"], "degraded");
     assert!(body["checks"]["redis"]["error"].is_string());
+}
+
+/// Issue 15 #9: after one failure the limiter leaves a down Redis alone for the back-off period:
+/// the requests that follow are allowed without trying it (counted), and `/healthz` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_down_redis_is_tried_once_per_backoff_not_on_every_request() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.redis_url = Some(posada_server::config::Secret::new(format!(
+            "redis://127.0.0.1:{closed}"
+        )));
+        s.rate_limit_public_per_minute = 1;
+        s.rate_limit_redis_backoff_seconds = 600;
+    })
+    .await;
+    let limiter = &app.state.ops().limiter;
+    assert_eq!(limiter.redis_attempts(), 0);
+    for _ in 0..20 {
+        assert_eq!(app.get("/api/v1/accommodations").await.status(), 200);
+    }
+    assert_eq!(
+        limiter.redis_attempts(),
+        1,
+        "one try, then the back-off skips Redis"
+    );
+    assert!(metric_value(&app, "rate_limit_redis_skipped_total").await >= 19.0);
+    let body = crate::helpers::health_until(&app, |h| h["checks"]["redis"].is_object()).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    let redis = &body["checks"]["redis"];
+    assert_eq!(redis["status"], "degraded", "{body}");
+    assert!(redis["backing_off_seconds"].as_u64().unwrap() > 0, "{body}");
+    assert!(redis["skipped_total"].as_u64().unwrap() >= 19, "{body}");
+    // Still one attempt: health checks do not count, requests keep skipping.
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/v1/accommodations").await.status(), 200);
+    }
+    assert_eq!(limiter.redis_attempts(), 1);
 }

@@ -4,6 +4,7 @@
 
 mod conversations;
 mod guard;
+mod logins;
 mod records;
 
 use chrono::NaiveDate;
