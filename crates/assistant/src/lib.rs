@@ -7,6 +7,13 @@
 //! allocation beyond the message's own tokens), so it is cheap to call on every message and easy to
 //! score against a corpus.
 
+mod accommodation;
+mod dates;
+mod guests;
+mod intent;
+mod lexicon;
+mod text;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -55,13 +62,35 @@ pub struct Understanding {
 
 /// Reads one message received on `ref_date` (the guest's local date).
 pub fn understand(text: &str, ref_date: NaiveDate) -> Understanding {
-    let _ = (text, ref_date);
+    let tokens = text::Text::new(text);
+    let stay = dates::read(&tokens, ref_date);
+    let guests = guests::read(&tokens);
+    let unit = accommodation::read(&tokens);
+    let found = intent::Found {
+        dates: stay.check_in.is_some(),
+        nights: stay.nights.is_some(),
+        guests: guests.is_some(),
+        unit: unit.is_some(),
+        unit_span: unit.as_ref().map(|u| u.span),
+    };
+    let intent = intent::read(&tokens, &found);
+    if intent == Intent::Unknown {
+        // Off-topic or noise: whatever looked like a date or a count is not a request.
+        return Understanding {
+            intent,
+            check_in: None,
+            check_out: None,
+            nights: None,
+            guests: None,
+            accommodation: None,
+        };
+    }
     Understanding {
-        intent: Intent::Unknown,
-        check_in: None,
-        check_out: None,
-        nights: None,
-        guests: None,
-        accommodation: None,
+        intent,
+        check_in: stay.check_in,
+        check_out: stay.check_out,
+        nights: stay.nights,
+        guests,
+        accommodation: unit.map(|u| u.phrase),
     }
 }
