@@ -100,7 +100,7 @@ impl Reader<'_, '_> {
                 } else {
                     Some((1, j + 1))
                 }
-            } else if matches!(w, "mi" | "su" | "tu") {
+            } else if matches!(w, "mi" | "su" | "tu" | "nuestra" | "nuestro") {
                 if lexicon::is_pet(next) {
                     Some((0, j + 2))
                 } else if lexicon::is_relation(next) {
@@ -116,7 +116,7 @@ impl Reader<'_, '_> {
                 } else {
                     None
                 }
-            } else if matches!(w, "mis" | "sus" | "los" | "las") {
+            } else if matches!(w, "mis" | "sus" | "los" | "las" | "nuestros" | "nuestras") {
                 let possessive = w != "los" && w != "las";
                 if let Some(n) = self.count(j + 1) {
                     let unit = t.word(j + 2);
@@ -341,11 +341,11 @@ impl Reader<'_, '_> {
                 continue;
             }
             let starts = w == "yo"
-                || (matches!(w, "mi" | "su" | "mis" | "sus") && {
+                || (matches!(w, "mi" | "su" | "mis" | "sus" | "nuestros" | "nuestras") && {
                     let next = t.word(i + 1);
                     lexicon::is_relation(next)
                         || lexicon::relation_pair(next)
-                        || (w == "mis" || w == "sus")
+                        || matches!(w, "mis" | "sus" | "nuestros" | "nuestras")
                             && (self.count(i + 1).is_some() || lexicon::person_unit(next).is_some())
                 })
                 || (self.count(i).is_some()

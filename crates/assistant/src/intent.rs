@@ -35,6 +35,7 @@ struct Signals {
     price: bool,
     included: bool,
     info: bool,
+    info_weak: bool,
     goodbye: bool,
     thanks: bool,
     greeting: bool,
@@ -43,10 +44,7 @@ struct Signals {
 fn is_info_word(w: &str) -> bool {
     matches!(
         w,
-        "mascota"
-            | "mascotas"
-            | "pet"
-            | "admiten"
+        "admiten"
             | "admite"
             | "aceptan"
             | "acepta"
@@ -122,12 +120,6 @@ fn is_info_word(w: &str) -> bool {
             | "hidro"
             | "hidromasaje"
             | "jacuzzi"
-            | "banos"
-            | "bano"
-            | "dormitorios"
-            | "habitaciones"
-            | "ambientes"
-            | "camas"
             | "vista"
             | "playa"
             | "juegos"
@@ -146,6 +138,27 @@ fn is_info_word(w: &str) -> bool {
             | "politica"
             | "politicas"
     )
+}
+
+/// Words that ask about the place only when nothing else is asked: "con mascota, del 18 al 21"
+/// and "dos habitaciones para 4" are requests for dates, "se puede llevar perro?" is a question
+/// about pets.
+fn is_weak_info_word(w: &str) -> bool {
+    lexicon::is_pet(w)
+        || matches!(
+            w,
+            "pet" | "banos" | "bano" | "dormitorios" | "habitaciones" | "ambientes" | "camas"
+        )
+}
+
+/// Rooms and bathrooms asked about ("tiene 2 baños?", "cuántas habitaciones"): a question about
+/// the place.
+fn asks_about_rooms(text: &Text<'_>, i: usize) -> bool {
+    matches!(
+        text.word(i),
+        "banos" | "bano" | "dormitorios" | "habitaciones" | "ambientes" | "camas"
+    ) && (i.saturating_sub(3)..i)
+        .any(|k| text.is_any(k, &["tiene", "tienen", "cuantas", "cuantos"]))
 }
 
 fn is_availability_word(w: &str) -> bool {
@@ -263,7 +276,8 @@ impl Signals {
                     s.info = true;
                 }
                 "tienen" | "tenes" | "tendran" | "tendrias" | "hay" | "habria" | "queda"
-                    if next == "algo" || ends_clause =>
+                    if next == "algo"
+                        || (ends_clause && !is_info_word(prev) && !is_weak_info_word(prev)) =>
                 {
                     s.availability = true;
                 }
@@ -303,10 +317,43 @@ impl Signals {
                 s.cancel = true;
             }
             if is_availability_word(w) {
-                s.availability = true;
+                // "lugar para estacionar" is parking, "que lindo lugar" a compliment.
+                let parking = w == "lugar"
+                    && (i + 1..(i + 4).min(n)).any(|k| {
+                        text.is_any(
+                            k,
+                            &["estacionar", "auto", "autos", "camioneta", "coche", "moto"],
+                        )
+                    });
+                let praise = w == "lugar"
+                    && matches!(
+                        prev,
+                        "lindo" | "hermoso" | "precioso" | "bello" | "buen" | "gran" | "divino"
+                    );
+                if parking {
+                    s.info = true;
+                } else if !praise {
+                    s.availability = true;
+                }
             }
-            if !in_unit(i) && is_info_word(w) {
+            if !in_unit(i) && (is_info_word(w) || asks_about_rooms(text, i)) {
                 s.info = true;
+            }
+            if !in_unit(i) && is_weak_info_word(w) {
+                s.info_weak = true;
+            }
+            // "que me atienda", "me pueda atender": someone to talk to.
+            if matches!(w, "atienda" | "atender" | "atiendan" | "atiende")
+                && (i.saturating_sub(3)..i).any(|k| text.is(k, "me"))
+            {
+                s.human = true;
+            }
+            // "ya mandé el comprobante", "cuándo me confirman la reserva": an existing reservation.
+            if w == "comprobante"
+                || (matches!(w, "confirman" | "confirmaron" | "confirmacion")
+                    && (0..n).any(|k| text.is(k, "reserva")))
+            {
+                s.status = true;
             }
             // "a qué hora", "check in".
             if w == "hs" && prev == "que" {
@@ -387,6 +434,9 @@ pub(crate) fn read(text: &Text<'_>, found: &Found) -> Intent {
     }
     if content {
         return Intent::Availability;
+    }
+    if s.info_weak {
+        return Intent::Info;
     }
     if s.thanks {
         return Intent::Thanks;

@@ -255,7 +255,6 @@ pub(crate) fn is_non_day_unit(w: &str) -> bool {
                 | "am"
                 | "pm"
                 | "o"
-                | "por"
                 | "familias"
                 | "grupos"
                 | "cuotas"

@@ -2,12 +2,18 @@
 //! the rules file gives them. Dates count as right only when check-in and check-out are both right
 //! (both empty included). The test prints every score and every miss, and fails below the floors
 //! the issue sets (dates 95 %, intent 95 %, guests 97 %).
+//!
+//! `tests/holdout.jsonl` was written after the parser passed the corpus, on eight other reference
+//! dates and in other words, to measure how the parser does on messages it was not built from. On
+//! first contact it scored dates 99.39 %, intent 94.48 %, guests 99.39 %, units 100 % (163
+//! messages); the misses were fixed in general terms and it is now scored like the corpus.
 
 use chrono::NaiveDate;
 use posada_assistant::{Understanding, understand};
 use serde::Deserialize;
 
 const CORPUS: &str = include_str!("../corpus.jsonl");
+const HOLDOUT: &str = include_str!("../holdout.jsonl");
 
 #[derive(Debug, Deserialize)]
 struct Case {
@@ -17,7 +23,11 @@ struct Case {
 }
 
 fn cases() -> Vec<(usize, Case)> {
-    CORPUS
+    parse(CORPUS)
+}
+
+fn parse(corpus: &str) -> Vec<(usize, Case)> {
+    corpus
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -92,8 +102,21 @@ fn show<T: std::fmt::Debug>(value: &Option<T>) -> String {
 #[test]
 fn corpus_scores_above_the_floors() {
     let cases = cases();
+    assert!(
+        cases.len() >= 420,
+        "the corpus has {} lines, fewer than 420",
+        cases.len()
+    );
+    score("corpus", &cases);
+}
+
+#[test]
+fn holdout_scores_above_the_floors() {
+    score("holdout", &parse(HOLDOUT));
+}
+
+fn score(name: &str, cases: &[(usize, Case)]) {
     let total = cases.len();
-    assert!(total >= 420, "the corpus has {total} lines, fewer than 420");
 
     let mut dates = Score::new("dates");
     let mut intent = Score::new("intent");
@@ -101,7 +124,7 @@ fn corpus_scores_above_the_floors() {
     let mut nights = Score::new("nights");
     let mut unit = Score::new("accommodation");
 
-    for (line, case) in &cases {
+    for (line, case) in cases {
         let got = understand(&case.text, case.ref_date);
         let want = &case.expected;
         let head = format!("line {line} ({}) {:?}", case.ref_date, case.text);
@@ -153,7 +176,7 @@ fn corpus_scores_above_the_floors() {
             println!("[{} miss] {miss}", score.name);
         }
     }
-    println!("corpus: {total} messages");
+    println!("{name}: {total} messages");
     for score in all {
         println!(
             "  {:<14} {:>4}/{total}  {:6.2} %",
@@ -169,7 +192,11 @@ fn corpus_scores_above_the_floors() {
         .filter(|(score, floor)| score.percent(total) < *floor)
         .map(|(score, floor)| format!("{} {:.2} % < {floor} %", score.name, score.percent(total)))
         .collect();
-    assert!(failed.is_empty(), "below the floor: {}", failed.join(", "));
+    assert!(
+        failed.is_empty(),
+        "{name} below the floor: {}",
+        failed.join(", ")
+    );
 }
 
 #[test]
@@ -191,7 +218,7 @@ fn corpus_spreads_over_every_weekday() {
 
 #[test]
 fn corpus_expected_values_are_consistent() {
-    for (line, case) in cases() {
+    for (line, case) in cases().into_iter().chain(parse(HOLDOUT)) {
         let want = &case.expected;
         match (want.check_in, want.check_out) {
             (Some(a), Some(b)) => {
