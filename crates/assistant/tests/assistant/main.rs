@@ -1,0 +1,4 @@
+//! Integration tests of the understanding: the corpus score, properties over arbitrary input and
+//! the JSON-lines interface. One test binary for the crate.
+
+mod corpus;
