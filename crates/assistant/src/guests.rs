@@ -34,7 +34,7 @@ impl Reader<'_, '_> {
         let tok = t.tokens.get(i)?;
         let n = match tok.kind {
             Kind::Num if tok.digits <= 3 && !tok.grouped => tok.value,
-            Kind::Word => lexicon::number_word(t.word(i))?,
+            Kind::Word => t.number_word_at(i)?,
             _ => return None,
         };
         if i > 0 && t.punct(i - 1) == Some(b'$') {
@@ -42,7 +42,7 @@ impl Reader<'_, '_> {
         }
         // "para 14 de febrero": a date, not fourteen people.
         let month_at = if t.is(i + 1, "de") { i + 2 } else { i + 1 };
-        if lexicon::month(t.word(month_at)).is_some() {
+        if t.month_at(month_at).is_some() {
             return None;
         }
         (1..=MAX_PARTY).contains(&n).then_some(n)
@@ -383,8 +383,7 @@ impl Reader<'_, '_> {
     /// Whether token `i` reads like part of a date ("entre el 15 y el 20 de enero").
     fn is_daylike(&self, i: usize) -> bool {
         let t = self.text;
-        t.is_any(i, &["de", "del"]) && lexicon::month(t.word(i + 1)).is_some()
-            || lexicon::month(t.word(i)).is_some()
+        t.is_any(i, &["de", "del"]) && t.month_at(i + 1).is_some() || t.month_at(i).is_some()
     }
 }
 

@@ -189,6 +189,24 @@ impl Signals {
         let mut s = Signals::default();
         let in_unit = |i: usize| found.unit_span.is_some_and(|(a, b)| i >= a && i <= b);
         let n = text.len();
+        // Where the last word saying how a reservation stands is, and whether "reserva" appears:
+        // looked up once so the per-word checks stay constant time.
+        let last_state_word = (0..n).rev().find(|&k| {
+            text.is_any(
+                k,
+                &[
+                    "estado",
+                    "confirmada",
+                    "confirmado",
+                    "acredito",
+                    "acreditado",
+                    "pie",
+                    "paga",
+                    "pagada",
+                ],
+            )
+        });
+        let mentions_reservation = (0..n).any(|k| text.is(k, "reserva"));
         for i in 0..n {
             let w = text.word(i);
             let prev = if i > 0 { text.word(i - 1) } else { "" };
@@ -224,25 +242,7 @@ impl Signals {
                 {
                     s.status = true;
                 }
-                "reserva"
-                    if (i + 1..n).any(|k| {
-                        text.is_any(
-                            k,
-                            &[
-                                "estado",
-                                "confirmada",
-                                "confirmado",
-                                "acredito",
-                                "acreditado",
-                                "pie",
-                                "paga",
-                                "pagada",
-                            ],
-                        )
-                    }) =>
-                {
-                    s.status = true;
-                }
+                "reserva" if last_state_word.is_some_and(|k| k > i) => s.status = true,
                 "estado" if next == "de" => s.status = true,
                 "hice" | "hicimos"
                     if (next == "la" || next == "una")
@@ -351,7 +351,7 @@ impl Signals {
             // "ya mandé el comprobante", "cuándo me confirman la reserva": an existing reservation.
             if w == "comprobante"
                 || (matches!(w, "confirman" | "confirmaron" | "confirmacion")
-                    && (0..n).any(|k| text.is(k, "reserva")))
+                    && mentions_reservation)
             {
                 s.status = true;
             }

@@ -454,15 +454,17 @@ fn distance_within(a: &[u8], b: &[u8], max: usize) -> bool {
 /// The index of the name in `names` that `w` misspells, if it is close to exactly one.
 fn fuzzy(w: &str, names: &[&str]) -> Option<usize> {
     let wb = w.as_bytes();
-    if wb.len() < 5 || wb.len() > 12 || near_miss(w) {
+    if wb.len() < 5 || wb.len() > 12 || !wb.iter().all(u8::is_ascii_lowercase) || near_miss(w) {
         return None;
     }
     let first = wb[0];
     let mut found = None;
     for (i, name) in names.iter().enumerate() {
         let nb = name.as_bytes();
-        let same_start = nb[0] == first || (nb[0] == b'v' && first == b'b');
-        if !same_start || nb.len() < 5 {
+        // Typos keep the first two letters (but "b" for "v"): a cheap filter before the
+        // distance.
+        let same_start = (nb[0] == first || (nb[0] == b'v' && first == b'b')) && nb[1] == wb[1];
+        if !same_start || nb.len() < 5 || wb.len().abs_diff(nb.len()) > 2 {
             continue;
         }
         let max = if wb.len() >= 8 && nb.len() >= 8 { 2 } else { 1 };

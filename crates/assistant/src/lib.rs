@@ -11,8 +11,11 @@ mod accommodation;
 mod dates;
 mod guests;
 mod intent;
+mod json_lines;
 mod lexicon;
 mod text;
+
+pub use json_lines::{LinesSummary, MAX_LINE_BYTES, understand_json_lines};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
