@@ -1,4 +1,4 @@
-//! The stay's dates and nights, by the rules of `ASSISTANT-RULES.md`.
+//! The stay's dates and nights, by the rules of `RULES.md`.
 //!
 //! The message is read in three steps. First the *atoms*: days of the month (with the month and year
 //! when written: "15 de diciembre", "15/12/26", "dic 20"), weekday names, "hoy / mañana / pasado

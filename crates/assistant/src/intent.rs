@@ -1,4 +1,4 @@
-//! The guest's main purpose, by the priorities of `ASSISTANT-RULES.md`.
+//! The guest's main purpose, by the priorities of `RULES.md`.
 //!
 //! Signals are collected in one pass (words and short word pairs), then decided in a fixed order:
 //! a request for a person, a cancellation, a question about an existing reservation, a booking,
