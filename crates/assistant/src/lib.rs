@@ -9,6 +9,7 @@
 
 mod accommodation;
 mod dates;
+pub mod dialogue;
 mod guests;
 mod intent;
 mod json_lines;
