@@ -146,7 +146,11 @@ fn fill(rng: &mut Rng, kind: u64) -> String {
                 "finde ",
                 "diciembe ",
                 "15/12 ",
-            ][rng.below(11) as usize];
+                "tienen ",
+                "reserva confirmada ",
+                "mañana sábado hasta el martes ",
+                "una pareja y mi suegra y ",
+            ][rng.below(15) as usize];
             while s.len() + unit.len() <= 4096 {
                 s.push_str(unit);
             }

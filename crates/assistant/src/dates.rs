@@ -485,7 +485,9 @@ impl<'t, 'a> Reader<'t, 'a> {
             let w = t.word(i);
             let prev = if i > 0 { t.word(i - 1) } else { "" };
             if let Some(wd) = t.weekday_at(i) {
-                let absorbed = self.day_at.get(i + 1).is_some_and(Option::is_some);
+                // "el viernes 15": the day carries it; "mañana sábado": the relative day does.
+                let absorbed = self.day_at.get(i + 1).is_some_and(Option::is_some)
+                    || matches!(prev, "manana" | "hoy") && !(i >= 2 && t.is(i - 2, "la"));
                 let plural = matches!(w, "sabados" | "domingos")
                     || matches!(prev, "los" | "todos" | "cada" | "las");
                 let wish = matches!(prev, "buen" | "feliz" | "lindo" | "linda" | "buena");
@@ -582,7 +584,7 @@ fn link(text: &Text<'_>, atoms: &[Atom], a: usize, b: usize) -> Link {
     if y.start == x.start {
         return Link::Range;
     }
-    if y.start < x.end || y.start - x.end > 8 {
+    if y.start < x.end || y.start - x.end > 12 {
         return Link::None;
     }
     let between = x.end..y.start;
@@ -616,7 +618,7 @@ fn link(text: &Text<'_>, atoms: &[Atom], a: usize, b: usize) -> Link {
     if joined && listish {
         return Link::List;
     }
-    if between.is_empty() {
+    if between.is_empty() && is_day(&x) && is_day(&y) {
         // "15/12 20/12": two dates side by side.
         return Link::Range;
     }
