@@ -355,7 +355,9 @@ impl<'t, 'a> Reader<'t, 'a> {
     fn mark_linked_days(&mut self) {
         let t = self.text;
         let n = t.len();
+        let marked = |r: &Self| r.day_at.iter().filter(|d| d.is_some()).count();
         for _ in 0..2 {
+            let before = marked(self);
             // Right to left: a number followed by a link and a day.
             for i in (0..n).rev() {
                 if self.day_at[i].is_some() {
@@ -423,6 +425,9 @@ impl<'t, 'a> Reader<'t, 'a> {
                     self.day_end[i] = after;
                     last_day_end = Some(after);
                 }
+            }
+            if marked(self) == before {
+                break;
             }
         }
     }

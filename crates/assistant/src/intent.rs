@@ -219,6 +219,10 @@ impl Signals {
                 s.status = true;
                 continue;
             }
+            if w.len() < 2 {
+                // Punctuation, numbers and one-letter words carry no signal of their own.
+                continue;
+            }
             match w {
                 "vendo" | "vendemos" | "compro" | "equivocaron" | "equivocado" | "equivocada" => {
                     s.off_topic = true;

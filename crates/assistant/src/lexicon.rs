@@ -113,6 +113,15 @@ fn near_miss(w: &str) -> bool {
 
 /// The month a word names.
 pub(crate) fn month(w: &str) -> Option<MonthWord> {
+    // Month names start with one of these letters (typos keep the first letter).
+    if w.len() < 3
+        || !matches!(
+            w.as_bytes()[0],
+            b'e' | b'f' | b'm' | b'a' | b'j' | b's' | b'o' | b'n' | b'd'
+        )
+    {
+        return None;
+    }
     let sure = |m| Some(MonthWord::Sure(m));
     let short = |m| Some(MonthWord::Short(m));
     match w {
@@ -140,6 +149,14 @@ pub(crate) fn month(w: &str) -> Option<MonthWord> {
 
 /// The weekday a word names, Monday = 0.
 pub(crate) fn weekday(w: &str) -> Option<u8> {
+    if w.len() < 3
+        || !matches!(
+            w.as_bytes()[0],
+            b'l' | b'm' | b'j' | b'v' | b'b' | b's' | b'd'
+        )
+    {
+        return None;
+    }
     Some(match w {
         "lunes" | "lun" => 0,
         "martes" => 1,
@@ -154,6 +171,14 @@ pub(crate) fn weekday(w: &str) -> Option<u8> {
 
 /// Numbers written in letters, 1 to 30 ("un"/"una" included: callers decide when an article counts).
 pub(crate) fn number_word(w: &str) -> Option<u32> {
+    if w.len() < 2
+        || !matches!(
+            w.as_bytes()[0],
+            b'u' | b'd' | b't' | b'c' | b's' | b'o' | b'n' | b'q' | b'v'
+        )
+    {
+        return None;
+    }
     Some(match w {
         "un" | "uno" | "una" => 1,
         "dos" => 2,
