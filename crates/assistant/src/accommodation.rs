@@ -12,7 +12,8 @@ use crate::lexicon;
 use crate::text::{Kind, Text};
 
 /// Words that cannot describe a unit after "la del …" (dates, times, reservations).
-fn is_time_word(w: &str) -> bool {
+fn is_time_word(text: &Text<'_>, i: usize) -> bool {
+    let w = text.word(i);
     matches!(
         w,
         "finde"
@@ -29,9 +30,9 @@ fn is_time_word(w: &str) -> bool {
             | "precio"
             | "tarde"
             | "temporada"
-    ) || lexicon::month(w).is_some()
-        || lexicon::weekday(w).is_some()
-        || lexicon::number_word(w).is_some()
+    ) || text.month_at(i).is_some()
+        || text.weekday_at(i).is_some()
+        || text.number_word_at(i).is_some()
 }
 
 /// Function words a capitalized name does not continue through.
@@ -92,12 +93,11 @@ impl Reader<'_, '_> {
                 k += 1;
             }
             let next = t.word(k);
-            if self.is_word(k) && !next.is_empty() && !is_time_word(next) {
+            if self.is_word(k) && !next.is_empty() && !is_time_word(t, k) {
                 return Some(k + 1);
             }
             // "de 2 pisos", "de dos ambientes".
-            let count =
-                matches!(t.kind(k), Some(Kind::Num)) || lexicon::number_word(next).is_some();
+            let count = matches!(t.kind(k), Some(Kind::Num)) || t.number_word_at(k).is_some();
             if w == "de"
                 && count
                 && t.is_any(

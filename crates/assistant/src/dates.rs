@@ -1,4 +1,4 @@
-//! The stay's dates and nights, by the rules of `ASSISTANT-RULES.md`.
+//! The stay's dates and nights, by the rules of `RULES.md`.
 //!
 //! The message is read in three steps. First the *atoms*: days of the month (with the month and year
 //! when written: "15 de diciembre", "15/12/26", "dic 20"), weekday names, "hoy / mañana / pasado
@@ -160,8 +160,37 @@ fn is_departure(text: &Text<'_>, i: usize) -> bool {
         || (w == "voy" && i > 0 && text.is(i - 1, "me"))
 }
 
+/// A number that could be a day, and the token after it (a glued ordinal "1ro" included).
+fn day_number(t: &Text<'_>, i: usize) -> Option<(u8, usize)> {
+    let tok = t.tokens.get(i)?;
+    let (value, mut end) = match tok.kind {
+        Kind::Num if tok.digits <= 2 && !tok.grouped => (tok.value, i + 1),
+        Kind::Word => match t.word(i) {
+            "primero" | "primer" => (1, i + 1),
+            "un" | "una" | "uno" => return None,
+            "treinta" if t.is(i + 1, "y") && t.is_any(i + 2, &["uno", "un"]) => (31, i + 3),
+            _ => (t.number_word_at(i)?, i + 1),
+        },
+        _ => return None,
+    };
+    if !(1..=31).contains(&value) {
+        return None;
+    }
+    if tok.kind == Kind::Num
+        && t.tokens
+            .get(end)
+            .is_some_and(|n| !n.spaced && n.kind == Kind::Word)
+        && lexicon::is_ordinal_suffix(t.word(end))
+    {
+        end += 1;
+    }
+    Some((value as u8, end))
+}
+
 struct Reader<'t, 'a> {
     text: &'t Text<'a>,
+    /// Per token: the number it could be as a day, and the token after it.
+    candidate: Vec<Option<(u8, usize)>>,
     /// Day marks per token: the day read at this token.
     day_at: Vec<Option<Day>>,
     /// Token index after the day (month and year included) for tokens in `day_at`.
@@ -175,6 +204,7 @@ impl<'t, 'a> Reader<'t, 'a> {
         let n = text.len();
         Reader {
             text,
+            candidate: (0..n).map(|i| day_number(text, i)).collect(),
             day_at: vec![None; n],
             day_end: vec![0; n],
             month_used: vec![false; n],
@@ -183,30 +213,7 @@ impl<'t, 'a> Reader<'t, 'a> {
 
     /// A number that could be a day, and the token after it (a glued ordinal "1ro" included).
     fn day_number(&self, i: usize) -> Option<(u8, usize)> {
-        let t = self.text;
-        let tok = t.tokens.get(i)?;
-        let (value, mut end) = match tok.kind {
-            Kind::Num if tok.digits <= 2 && !tok.grouped => (tok.value, i + 1),
-            Kind::Word => match t.word(i) {
-                "primero" | "primer" => (1, i + 1),
-                "un" | "una" | "uno" => return None,
-                "treinta" if t.is(i + 1, "y") && t.is_any(i + 2, &["uno", "un"]) => (31, i + 3),
-                w => (lexicon::number_word(w)?, i + 1),
-            },
-            _ => return None,
-        };
-        if !(1..=31).contains(&value) {
-            return None;
-        }
-        if tok.kind == Kind::Num
-            && t.tokens
-                .get(end)
-                .is_some_and(|n| !n.spaced && n.kind == Kind::Word)
-            && lexicon::is_ordinal_suffix(t.word(end))
-        {
-            end += 1;
-        }
-        Some((value as u8, end))
+        self.candidate.get(i).copied().flatten()
     }
 
     /// A month right at `j` or after one "de" / "del" / "en", with a year after it; returns the
@@ -221,7 +228,7 @@ impl<'t, 'a> Reader<'t, 'a> {
         } else {
             j
         };
-        let m = lexicon::month(t.word(at))?;
+        let m = t.month_at(at)?;
         let mut end = at + 1;
         let mut year = None;
         let y_at = if t.is_any(end, &["de", "del"]) {
@@ -251,11 +258,7 @@ impl<'t, 'a> Reader<'t, 'a> {
             return ("", false);
         }
         let t = self.text;
-        let w = t.word(i - 1);
-        if lexicon::weekday(w).is_some() {
-            return (w, true);
-        }
-        (w, false)
+        (t.word(i - 1), t.weekday_at(i - 1).is_some())
     }
 
     /// First pass: days with evidence of their own.
@@ -275,7 +278,7 @@ impl<'t, 'a> Reader<'t, 'a> {
                 if tok.dash && tok.year == 0 && tok.month >= 1 {
                     // "10-12 de enero": a range of days, not the 10th of December.
                     if let Some((m, y, at, e)) = self.month_after(i + 1)
-                        && matches!(lexicon::month(t.word(at)), Some(MonthWord::Sure(_)))
+                        && matches!(t.month_at(at), Some(MonthWord::Sure(_)))
                     {
                         day = Day {
                             day: tok.value as u8,
@@ -330,7 +333,7 @@ impl<'t, 'a> Reader<'t, 'a> {
             }
             // "dic 20", "septiembre 10 al 13": the month written first.
             if i > 0
-                && let Some(MonthWord::Sure(m)) = lexicon::month(prev)
+                && let Some(MonthWord::Sure(m)) = t.month_at(i - 1)
                 && t.tokens.get(i).is_some_and(|tk| tk.kind == Kind::Num)
             {
                 self.month_used[i - 1] = true;
@@ -352,7 +355,9 @@ impl<'t, 'a> Reader<'t, 'a> {
     fn mark_linked_days(&mut self) {
         let t = self.text;
         let n = t.len();
+        let marked = |r: &Self| r.day_at.iter().filter(|d| d.is_some()).count();
         for _ in 0..2 {
+            let before = marked(self);
             // Right to left: a number followed by a link and a day.
             for i in (0..n).rev() {
                 if self.day_at[i].is_some() {
@@ -421,6 +426,9 @@ impl<'t, 'a> Reader<'t, 'a> {
                     last_day_end = Some(after);
                 }
             }
+            if marked(self) == before {
+                break;
+            }
         }
     }
 
@@ -431,7 +439,7 @@ impl<'t, 'a> Reader<'t, 'a> {
             if self.month_used[m_at] {
                 continue;
             }
-            let Some(MonthWord::Sure(m)) = lexicon::month(t.word(m_at)) else {
+            let Some(MonthWord::Sure(m)) = t.month_at(m_at) else {
                 continue;
             };
             for i in m_at + 1..(m_at + 5).min(t.len()) {
@@ -452,7 +460,7 @@ impl<'t, 'a> Reader<'t, 'a> {
         let mut i = 0;
         while i < n {
             if let Some(day) = self.day_at[i] {
-                let start = if i > 0 && lexicon::weekday(t.word(i - 1)).is_some() {
+                let start = if i > 0 && t.weekday_at(i - 1).is_some() {
                     i - 1
                 } else {
                     i
@@ -481,8 +489,10 @@ impl<'t, 'a> Reader<'t, 'a> {
             }
             let w = t.word(i);
             let prev = if i > 0 { t.word(i - 1) } else { "" };
-            if let Some(wd) = lexicon::weekday(w) {
-                let absorbed = self.day_at.get(i + 1).is_some_and(Option::is_some);
+            if let Some(wd) = t.weekday_at(i) {
+                // "el viernes 15": the day carries it; "mañana sábado": the relative day does.
+                let absorbed = self.day_at.get(i + 1).is_some_and(Option::is_some)
+                    || matches!(prev, "manana" | "hoy") && !(i >= 2 && t.is(i - 2, "la"));
                 let plural = matches!(w, "sabados" | "domingos")
                     || matches!(prev, "los" | "todos" | "cada" | "las");
                 let wish = matches!(prev, "buen" | "feliz" | "lindo" | "linda" | "buena");
@@ -579,7 +589,7 @@ fn link(text: &Text<'_>, atoms: &[Atom], a: usize, b: usize) -> Link {
     if y.start == x.start {
         return Link::Range;
     }
-    if y.start < x.end || y.start - x.end > 8 {
+    if y.start < x.end || y.start - x.end > 12 {
         return Link::None;
     }
     let between = x.end..y.start;
@@ -613,7 +623,7 @@ fn link(text: &Text<'_>, atoms: &[Atom], a: usize, b: usize) -> Link {
     if joined && listish {
         return Link::List;
     }
-    if between.is_empty() {
+    if between.is_empty() && is_day(&x) && is_day(&y) {
         // "15/12 20/12": two dates side by side.
         return Link::Range;
     }
@@ -907,7 +917,7 @@ fn night_count(text: &Text<'_>) -> Result<Option<u32>, ()> {
         let tok = text.tokens.get(i)?;
         match tok.kind {
             Kind::Num if tok.digits <= 3 && !tok.grouped => Some(tok.value),
-            Kind::Word => lexicon::number_word(text.word(i)),
+            Kind::Word => text.number_word_at(i),
             _ => None,
         }
     };
@@ -955,14 +965,24 @@ pub(crate) fn read(text: &Text<'_>, ref_date: NaiveDate) -> Stay {
     let atoms = reader.atoms();
     let count = night_count(text);
     let nights = count.unwrap_or(None);
-    let nights_word = (0..text.len()).any(|i| text.is_any(i, &["noche", "noches"]));
-    let next_week = (2..text.len()).any(|i| {
-        let week = (text.is(i - 2, "semana") && text.is(i - 1, "que") && text.is(i, "viene"))
-            || (text.is(i - 1, "proxima") && text.is(i, "semana"))
-            || (text.is(i - 1, "semana") && text.is_any(i, &["proxima", "siguiente"]));
-        let weekend = (0..i).rev().take(4).any(|k| text.is(k, "fin"));
-        week && !weekend
-    });
+    // One pass for the message-wide words: "noches" (lists of nights), "la semana que viene"
+    // (weekdays of next week, not "el fin de semana que viene"), corrections ("perdón, mejor…").
+    let (mut nights_word, mut next_week, mut corrected) = (false, false, false);
+    for i in 0..text.len() {
+        match text.word(i) {
+            "noche" | "noches" => nights_word = true,
+            "perdon" | "perdona" | "corrijo" | "digo" | "mejor" => corrected = true,
+            "equivoque" if i > 0 && text.is(i - 1, "me") => corrected = true,
+            "viene" if i >= 2 && text.is(i - 1, "que") && text.is(i - 2, "semana") => {
+                next_week |= !(i.saturating_sub(6)..i).any(|k| text.is(k, "fin"));
+            }
+            "semana" if i > 0 && text.is(i - 1, "proxima") => next_week = true,
+            "proxima" | "siguiente" if i > 0 && text.is(i - 1, "semana") => {
+                next_week |= !(i.saturating_sub(5)..i).any(|k| text.is(k, "fin"));
+            }
+            _ => {}
+        }
+    }
     let all = readings(text, &atoms, nights_word);
     let Some(best_class) = all.iter().map(|r| class(&atoms, r)).max() else {
         return Stay {
@@ -970,10 +990,6 @@ pub(crate) fn read(text: &Text<'_>, ref_date: NaiveDate) -> Stay {
             ..Stay::default()
         };
     };
-    let corrected = (0..text.len()).any(|i| {
-        text.is_any(i, &["perdon", "perdona", "corrijo", "digo", "mejor"])
-            || (text.is(i, "me") && text.is(i + 1, "equivoque"))
-    });
     let mut best = all.iter().filter(|r| class(&atoms, r) == best_class);
     let chosen = if corrected {
         best.next_back()

@@ -34,7 +34,7 @@ impl Reader<'_, '_> {
         let tok = t.tokens.get(i)?;
         let n = match tok.kind {
             Kind::Num if tok.digits <= 3 && !tok.grouped => tok.value,
-            Kind::Word => lexicon::number_word(t.word(i))?,
+            Kind::Word => t.number_word_at(i)?,
             _ => return None,
         };
         if i > 0 && t.punct(i - 1) == Some(b'$') {
@@ -42,7 +42,7 @@ impl Reader<'_, '_> {
         }
         // "para 14 de febrero": a date, not fourteen people.
         let month_at = if t.is(i + 1, "de") { i + 2 } else { i + 1 };
-        if lexicon::month(t.word(month_at)).is_some() {
+        if t.month_at(month_at).is_some() {
             return None;
         }
         (1..=MAX_PARTY).contains(&n).then_some(n)
@@ -79,6 +79,11 @@ impl Reader<'_, '_> {
         let mut counted = false;
         let mut ambiguous = false;
         let mut solo = false;
+        // The writer is one of "una pareja", "2 adultos", "4 personas": relations named next to
+        // such a count do not add the writer again ("una pareja y mi suegra" are three).
+        let mut writer_counted = false;
+        // "una familia" with no size: unknown unless its members are counted next to it.
+        let mut unsized_group = false;
         loop {
             let item_start = j;
             if items > 0 {
@@ -104,7 +109,8 @@ impl Reader<'_, '_> {
                 if lexicon::is_pet(next) {
                     Some((0, j + 2))
                 } else if lexicon::is_relation(next) {
-                    relation = true;
+                    // "su marido" is someone else's: it does not bring the writer along.
+                    relation |= !matches!(w, "su" | "tu");
                     Some((1, j + 2))
                 } else if next == "familia" {
                     ambiguous = true;
@@ -117,7 +123,7 @@ impl Reader<'_, '_> {
                     None
                 }
             } else if matches!(w, "mis" | "sus" | "los" | "las" | "nuestros" | "nuestras") {
-                let possessive = w != "los" && w != "las";
+                let possessive = matches!(w, "mis" | "nuestros" | "nuestras");
                 if let Some(n) = self.count(j + 1) {
                     let unit = t.word(j + 2);
                     if lexicon::person_unit(unit).is_some() || lexicon::relation_pair(unit) {
@@ -156,14 +162,27 @@ impl Reader<'_, '_> {
                         }
                         Some((m, end))
                     } else {
-                        ambiguous = true;
+                        unsized_group = true;
                         Some((0, j + 2))
                     }
                 } else if matches!(unit, "familias" | "grupos") {
-                    ambiguous = true;
+                    unsized_group = true;
                     Some((0, j + 2))
                 } else if let Some(per) = lexicon::person_unit(unit) {
                     counted = true;
+                    writer_counted |= per == 2
+                        || matches!(
+                            unit,
+                            "personas"
+                                | "persona"
+                                | "adultos"
+                                | "adulto"
+                                | "mayores"
+                                | "grandes"
+                                | "pax"
+                                | "huespedes"
+                                | "pasajeros"
+                        );
                     // "una persona más": an addition, not a total.
                     let end = j + 2;
                     if t.is(end, "mas") && self.count(end + 1).is_none() {
@@ -229,8 +248,11 @@ impl Reader<'_, '_> {
                 j,
             ));
         }
-        if relation && !writer {
+        if relation && !writer && !writer_counted {
             total += 1;
+        }
+        if unsized_group && !counted {
+            ambiguous = true;
         }
         let mut strength = if counted && !relation { 3 } else { 2 };
         if t.is(j, "en") && t.is(j + 1, "total") {
@@ -352,7 +374,7 @@ impl Reader<'_, '_> {
                     && (lexicon::person_unit(t.word(i + 1)).is_some()
                         || matches!(t.word(i + 1), "familia" | "grupo" | "flia")));
             // "hablar con una persona": the person asked for, not a guest.
-            let asked_for = i >= 2
+            let asked_for = (i >= 2
                 && t.is(i - 1, "con")
                 && t.is_any(
                     i - 2,
@@ -366,7 +388,14 @@ impl Reader<'_, '_> {
                         "comunica",
                         "hablo",
                     ],
-                );
+                ))
+                || (i >= 1
+                    && t.is_any(
+                        i - 1,
+                        &[
+                            "atiende", "atienda", "atender", "llame", "llama", "hable", "contacte",
+                        ],
+                    ));
             if starts
                 && !asked_for
                 && let Some((p, end)) = self.phrase(i, false)
@@ -383,8 +412,7 @@ impl Reader<'_, '_> {
     /// Whether token `i` reads like part of a date ("entre el 15 y el 20 de enero").
     fn is_daylike(&self, i: usize) -> bool {
         let t = self.text;
-        t.is_any(i, &["de", "del"]) && lexicon::month(t.word(i + 1)).is_some()
-            || lexicon::month(t.word(i)).is_some()
+        t.is_any(i, &["de", "del"]) && t.month_at(i + 1).is_some() || t.month_at(i).is_some()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The guest's main purpose, by the priorities of `ASSISTANT-RULES.md`.
+//! The guest's main purpose, by the priorities of `RULES.md`.
 //!
 //! Signals are collected in one pass (words and short word pairs), then decided in a fixed order:
 //! a request for a person, a cancellation, a question about an existing reservation, a booking,
@@ -36,6 +36,7 @@ struct Signals {
     included: bool,
     info: bool,
     info_weak: bool,
+    pay_question: bool,
     goodbye: bool,
     thanks: bool,
     greeting: bool,
@@ -189,6 +190,25 @@ impl Signals {
         let mut s = Signals::default();
         let in_unit = |i: usize| found.unit_span.is_some_and(|(a, b)| i >= a && i <= b);
         let n = text.len();
+        // Where the last word saying how a reservation stands is, and whether "reserva" appears:
+        // looked up once so the per-word checks stay constant time.
+        let last_state_word = (0..n).rev().find(|&k| {
+            text.is_any(
+                k,
+                &[
+                    "estado",
+                    "confirmada",
+                    "confirmado",
+                    "acredito",
+                    "acreditado",
+                    "pie",
+                    "paga",
+                    "pagada",
+                ],
+            )
+        });
+        let mentions_reservation = (0..n).any(|k| text.is(k, "reserva"));
+        let last_question = (0..n).rev().find(|&k| text.punct(k) == Some(b'?'));
         for i in 0..n {
             let w = text.word(i);
             let prev = if i > 0 { text.word(i - 1) } else { "" };
@@ -197,6 +217,10 @@ impl Signals {
                 i + 1 >= n || matches!(text.punct(i + 1), Some(b'?' | b'!' | b',' | b'.'));
             if text.kind(i) == Some(Kind::Code) {
                 s.status = true;
+                continue;
+            }
+            if w.len() < 2 {
+                // Punctuation, numbers and one-letter words carry no signal of their own.
                 continue;
             }
             match w {
@@ -224,25 +248,7 @@ impl Signals {
                 {
                     s.status = true;
                 }
-                "reserva"
-                    if (i + 1..n).any(|k| {
-                        text.is_any(
-                            k,
-                            &[
-                                "estado",
-                                "confirmada",
-                                "confirmado",
-                                "acredito",
-                                "acreditado",
-                                "pie",
-                                "paga",
-                                "pagada",
-                            ],
-                        )
-                    }) =>
-                {
-                    s.status = true;
-                }
+                "reserva" if last_state_word.is_some_and(|k| k > i) => s.status = true,
                 "estado" if next == "de" => s.status = true,
                 "hice" | "hicimos"
                     if (next == "la" || next == "una")
@@ -253,11 +259,39 @@ impl Signals {
                 "reservar" if prev == "para" && !(i >= 3 && text.is(i - 2, "hago")) => {
                     s.book_weak = true;
                 }
-                "reservar" | "reservo" | "reservame" | "reservamela" | "reservala"
-                | "reservalo" | "reservanos" | "reservamos" | "reservemos" | "reserven"
-                | "reservarla" | "reservarlo" | "senar" | "senamos" | "senarla" | "avanzamos"
-                | "avanzar" => {
+                "senar" | "senamos" | "senarla" | "avanzamos" | "avanzar" => s.book = true,
+                // Any form of "reservar" that asks or commits ("reservo", "reservame",
+                // "resérvenmela"), not the noun and not the past ("ya reservé": status).
+                _ if w.starts_with("reserv")
+                    && !matches!(
+                        w,
+                        "reserva"
+                            | "reservas"
+                            | "reservacion"
+                            | "reservaciones"
+                            | "reserve"
+                            | "reservaste"
+                            | "reservado"
+                            | "reservada"
+                            | "reservados"
+                            | "reservadas"
+                    ) =>
+                {
                     s.book = true;
+                }
+                "confirmar"
+                    if matches!(prev, "quiero" | "quisiera" | "queremos" | "quisieramos") =>
+                {
+                    s.book = true;
+                }
+                // A payment already made: the guest is asking about an existing reservation.
+                "transferi" | "transferimos" | "pague" | "pagamos" | "deposite" | "depositamos"
+                | "abone" | "abonamos" | "realice" | "realizamos" => s.status = true,
+                // "necesito presupuesto" asks for a price; "tenemos un presupuesto de…" is a budget.
+                "presupuesto" | "presupuestos"
+                    if !matches!(prev, "un" | "mi" | "nuestro" | "el" | "tenemos") =>
+                {
+                    s.price = true;
                 }
                 "confirmo" | "confirmamos" if !matches!(prev, "te" | "le" | "les" | "despues") => {
                     s.book = true;
@@ -351,12 +385,37 @@ impl Signals {
             // "ya mandé el comprobante", "cuándo me confirman la reserva": an existing reservation.
             if w == "comprobante"
                 || (matches!(w, "confirman" | "confirmaron" | "confirmacion")
-                    && (0..n).any(|k| text.is(k, "reserva")))
+                    && mentions_reservation)
             {
                 s.status = true;
             }
             // "a qué hora", "check in".
             if w == "hs" && prev == "que" {
+                s.info = true;
+            }
+            // "check in", "check out" without a date: a question about times.
+            if w == "check" && text.is_any(i + 1, &["in", "out"]) {
+                s.info_weak = true;
+            }
+            // A question about the place: "se puede fumar?", "tienen vajilla?", "hay toallas?".
+            if matches!(
+                w,
+                "tienen" | "tiene" | "hay" | "puede" | "puedo" | "podemos" | "incluyen"
+            ) && !ends_clause
+                && !is_availability_word(next)
+                && next != "algo"
+                && text.kind(i + 1) == Some(Kind::Word)
+                && last_question.is_some_and(|q| q > i)
+            {
+                s.info_weak = true;
+            }
+            // "cómo pago", "cómo te abono": how to pay for a stay being arranged.
+            if w == "como" && text.is_any(i + 1, &["pago", "abono", "transfiero", "deposito"])
+                || w == "como"
+                    && text.is_any(i + 1, &["te", "les", "le"])
+                    && text.is_any(i + 2, &["pago", "abono", "transfiero"])
+            {
+                s.pay_question = true;
                 s.info = true;
             }
             // "cómo llego", "cómo se llega", "dónde queda".
@@ -411,7 +470,7 @@ pub(crate) fn read(text: &Text<'_>, found: &Found) -> Intent {
     if s.status {
         return Intent::Status;
     }
-    if s.book || (s.book_weak && !s.price) {
+    if s.book || (s.book_weak && !s.price) || (s.pay_question && (found.dates || found.unit)) {
         return Intent::Book;
     }
     if s.off_topic_weak && !s.availability && !found.guests && !found.unit && !found.nights {

@@ -113,6 +113,15 @@ fn near_miss(w: &str) -> bool {
 
 /// The month a word names.
 pub(crate) fn month(w: &str) -> Option<MonthWord> {
+    // Month names start with one of these letters (typos keep the first letter).
+    if w.len() < 3
+        || !matches!(
+            w.as_bytes()[0],
+            b'e' | b'f' | b'm' | b'a' | b'j' | b's' | b'o' | b'n' | b'd'
+        )
+    {
+        return None;
+    }
     let sure = |m| Some(MonthWord::Sure(m));
     let short = |m| Some(MonthWord::Short(m));
     match w {
@@ -140,6 +149,14 @@ pub(crate) fn month(w: &str) -> Option<MonthWord> {
 
 /// The weekday a word names, Monday = 0.
 pub(crate) fn weekday(w: &str) -> Option<u8> {
+    if w.len() < 3
+        || !matches!(
+            w.as_bytes()[0],
+            b'l' | b'm' | b'j' | b'v' | b'b' | b's' | b'd'
+        )
+    {
+        return None;
+    }
     Some(match w {
         "lunes" | "lun" => 0,
         "martes" => 1,
@@ -154,6 +171,14 @@ pub(crate) fn weekday(w: &str) -> Option<u8> {
 
 /// Numbers written in letters, 1 to 30 ("un"/"una" included: callers decide when an article counts).
 pub(crate) fn number_word(w: &str) -> Option<u32> {
+    if w.len() < 2
+        || !matches!(
+            w.as_bytes()[0],
+            b'u' | b'd' | b't' | b'c' | b's' | b'o' | b'n' | b'q' | b'v'
+        )
+    {
+        return None;
+    }
     Some(match w {
         "un" | "uno" | "una" => 1,
         "dos" => 2,
@@ -454,15 +479,17 @@ fn distance_within(a: &[u8], b: &[u8], max: usize) -> bool {
 /// The index of the name in `names` that `w` misspells, if it is close to exactly one.
 fn fuzzy(w: &str, names: &[&str]) -> Option<usize> {
     let wb = w.as_bytes();
-    if wb.len() < 5 || wb.len() > 12 || near_miss(w) {
+    if wb.len() < 5 || wb.len() > 12 || !wb.iter().all(u8::is_ascii_lowercase) || near_miss(w) {
         return None;
     }
     let first = wb[0];
     let mut found = None;
     for (i, name) in names.iter().enumerate() {
         let nb = name.as_bytes();
-        let same_start = nb[0] == first || (nb[0] == b'v' && first == b'b');
-        if !same_start || nb.len() < 5 {
+        // Typos keep the first two letters (but "b" for "v"): a cheap filter before the
+        // distance.
+        let same_start = (nb[0] == first || (nb[0] == b'v' && first == b'b')) && nb[1] == wb[1];
+        if !same_start || nb.len() < 5 || wb.len().abs_diff(nb.len()) > 2 {
             continue;
         }
         let max = if wb.len() >= 8 && nb.len() >= 8 { 2 } else { 1 };

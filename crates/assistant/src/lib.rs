@@ -2,17 +2,21 @@
 //!
 //! [`understand`] reads a message against the guest's local date and returns what the guest wants
 //! (the [`Intent`]), the stay's dates and nights, the number of guests and the unit they named, by
-//! the conventions of `ASSISTANT-RULES.md`: where a reading is disputable the rules decide, and where
+//! the conventions of `RULES.md`: where a reading is disputable the rules decide, and where
 //! they say "ask" the field is left empty instead of guessed. The crate is pure (no IO, no clock, no
 //! allocation beyond the message's own tokens), so it is cheap to call on every message and easy to
 //! score against a corpus.
 
 mod accommodation;
 mod dates;
+pub mod dialogue;
 mod guests;
 mod intent;
+mod json_lines;
 mod lexicon;
 mod text;
+
+pub use json_lines::{LinesSummary, MAX_LINE_BYTES, understand_json_lines};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

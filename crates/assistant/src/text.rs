@@ -50,6 +50,12 @@ pub(crate) struct Token {
     pub capital: bool,
     /// Whitespace (or nothing) separated this token from the previous one.
     pub spaced: bool,
+    /// `Word`: the month it names, looked up once (the lookup forgives typos, so it is not free).
+    month_word: Option<lexicon::MonthWord>,
+    /// `Word`: the weekday it names, Monday = 0.
+    weekday: Option<u8>,
+    /// `Word`: the number it spells ("dos", "quince", "una"), 0 for none.
+    number_word: u8,
 }
 
 /// A folded, tokenized message.
@@ -179,6 +185,24 @@ impl<'a> Text<'a> {
         !w.is_empty() && words.contains(&w)
     }
 
+    /// The month word `i` names.
+    pub(crate) fn month_at(&self, i: usize) -> Option<lexicon::MonthWord> {
+        self.tokens.get(i).and_then(|t| t.month_word)
+    }
+
+    /// The number word `i` spells.
+    pub(crate) fn number_word_at(&self, i: usize) -> Option<u32> {
+        self.tokens
+            .get(i)
+            .map(|t| u32::from(t.number_word))
+            .filter(|&n| n > 0)
+    }
+
+    /// The weekday word `i` names, Monday = 0.
+    pub(crate) fn weekday_at(&self, i: usize) -> Option<u8> {
+        self.tokens.get(i).and_then(|t| t.weekday)
+    }
+
     /// The punctuation character of token `i`.
     pub(crate) fn punct(&self, i: usize) -> Option<u8> {
         match self.tokens.get(i) {
@@ -224,6 +248,11 @@ impl<'a> Text<'a> {
                 word: (start, end),
                 capital,
                 spaced: spaced || n > 0,
+                month_word: lexicon::month(part),
+                weekday: lexicon::weekday(part),
+                number_word: lexicon::number_word(part)
+                    .and_then(|n| u8::try_from(n).ok())
+                    .unwrap_or(0),
                 ..Token::blank(Kind::Word, orig)
             });
         }
@@ -244,6 +273,9 @@ impl Token {
             dash: false,
             capital: false,
             spaced: true,
+            month_word: None,
+            weekday: None,
+            number_word: 0,
         }
     }
 }

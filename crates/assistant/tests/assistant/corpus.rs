@@ -3,10 +3,16 @@
 //! (both empty included). The test prints every score and every miss, and fails below the floors
 //! the issue sets (dates 95 %, intent 95 %, guests 97 %).
 //!
-//! `tests/holdout.jsonl` was written after the parser passed the corpus, on eight other reference
-//! dates and in other words, to measure how the parser does on messages it was not built from. On
-//! first contact it scored dates 99.39 %, intent 94.48 %, guests 99.39 %, units 100 % (163
-//! messages); the misses were fixed in general terms and it is now scored like the corpus.
+//! `tests/holdout.jsonl` measures how the parser does on messages it was not built from. It was
+//! written in two blind batches after the parser passed the corpus, on twelve other reference
+//! dates and in other words, and each batch was scored once before any change:
+//! - batch 1 (163 messages, lines 1–163): dates 99.39 %, intent 94.48 %, guests 99.39 %, units 100 %;
+//! - batch 2 (94 messages, lines 164–257): dates 98.94 %, intent 91.49 %, guests 95.74 %,
+//!   units 100 %.
+//!
+//! The misses were then fixed in general terms, and the file is now scored like the corpus. Intent
+//! is the reading that generalizes least: expect a few points less than these files show on
+//! messages written by others.
 
 use chrono::NaiveDate;
 use posada_assistant::{Understanding, understand};

@@ -2,3 +2,5 @@
 //! the JSON-lines interface. One test binary for the crate.
 
 mod corpus;
+mod json_lines;
+mod properties;

@@ -1,12 +1,15 @@
-//! The command line: `serve`, `worker`, `migrate`, `jobs …`, `bench …`, `admin …`, `backup`.
+//! The command line: `serve`, `worker`, `migrate`, `jobs …`, `bench …`, `admin …`, `backup`,
+//! `assistant …`.
 //!
-//! Every command reads the same settings as the server. Errors are printed as one sentence that
-//! names the setting or argument to fix, with exit status 2 for bad input and 1 for failures.
+//! Every command reads the same settings as the server, except `assistant`, which is pure and runs
+//! before settings are loaded. Errors are printed as one sentence that names the setting or argument
+//! to fix, with exit status 2 for bad input and 1 for failures.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 pub mod admin;
+pub mod assistant;
 pub mod backup;
 pub mod bench;
 pub mod bench_api;
@@ -52,11 +55,18 @@ enum Command {
         /// Where to write the copy (must not exist).
         file: std::path::PathBuf,
     },
+    /// Guest assistant: `understand` reads JSON lines of messages (no database, no settings).
+    #[command(subcommand)]
+    Assistant(assistant::AssistantCommand),
 }
 
 /// Entry point for the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Pure commands first: no settings file, database, logging or runtime needed.
+    if let Command::Assistant(command) = &cli.command {
+        return assistant::run(command);
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -115,6 +125,8 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(&settings, cmd).await,
         Command::Admin(cmd) => admin::run(&settings, cmd).await,
         Command::Backup { file } => backup::run(&settings, &file).await,
+        // Handled in `main` before settings are loaded; kept so the match stays total.
+        Command::Assistant(command) => Ok(assistant::execute(&command)?),
         Command::Migrate => {
             let db = crate::startup::open_database(&settings).await?;
             println!(
