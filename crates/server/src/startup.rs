@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use posada_db::{ConnectOptions, Db};
 use tokio::net::TcpListener;
 
+use crate::app::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -76,8 +78,18 @@ impl Application {
         listen: Option<SocketAddr>,
         roles: Roles,
     ) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, listen, roles, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] on `clock` (tests hand in a [`crate::app::ManualClock`]).
+    pub async fn build_with_clock(
+        settings: Settings,
+        listen: Option<SocketAddr>,
+        roles: Roles,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let db = open_database(&settings).await?;
-        let state = AppState::new(db, settings.clone(), metrics_handle());
+        let state = AppState::with_clock(db, settings.clone(), metrics_handle(), clock);
         let listener = if roles.http {
             let addr = match listen {
                 Some(a) => a,

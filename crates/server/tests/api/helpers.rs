@@ -8,8 +8,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use posada_db::testing::TestDb;
 use posada_jobs::{JobState, JobSummary, ListFilter, Page};
+use posada_server::app::ManualClock;
 use posada_server::config::Settings;
 use posada_server::startup::{Application, Roles};
 use posada_server::state::AppState;
@@ -29,6 +32,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// The application's clock: tests move it instead of rewriting timestamps.
+    pub clock: Arc<ManualClock>,
     pub admin_token: String,
     pub read_token: String,
     stop: Option<oneshot::Sender<()>>,
@@ -65,13 +70,15 @@ impl TestApp {
         };
         let mut settings = test_settings(&test_db.url);
         adjust(&mut settings);
-        let app = Application::build(
+        let clock = Arc::new(ManualClock::new());
+        let app = Application::build_with_clock(
             settings,
             Some("127.0.0.1:0".parse().unwrap()),
             Roles {
                 http: true,
                 workers: true,
             },
+            clock.clone(),
         )
         .await
         .expect("app builds");
@@ -109,6 +116,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             state,
+            clock,
             admin_token,
             read_token,
             stop: Some(tx),

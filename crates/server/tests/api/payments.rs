@@ -125,7 +125,7 @@ impl Fixture {
 
     /// A signed Mercado Pago notification for `payment_id`.
     pub async fn notify_payment(&self, payment_id: &str) -> reqwest::Response {
-        let ts = chrono::Utc::now().timestamp_millis();
+        let ts = self.app.state.now().timestamp_millis();
         self.notify_signed(payment_id, "req-1", ts, MP_SECRET).await
     }
 
@@ -392,7 +392,7 @@ async fn duplicate_webhooks_confirm_once_and_message_once(backend: Backend) {
     let r = f.hold("lago", 20, 2).await;
     f.payment_link(r.id).await;
     f.mp.set_payment("777", &approved_for(&r));
-    let ts = chrono::Utc::now().timestamp_millis();
+    let ts = f.app.state.now().timestamp_millis();
     let responses =
         join_all((0..50).map(|_| f.notify_signed("777", "req-dup", ts, MP_SECRET))).await;
     for res in responses {
@@ -455,7 +455,7 @@ async fn bad_signature_and_stale_timestamp_are_refused_and_store_nothing(backend
     f.accommodation("lago", 5_000_000).await;
     let r = f.hold("lago", 20, 2).await;
     f.mp.set_payment("555", &approved_for(&r));
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = f.app.state.now().timestamp_millis();
     let cases = [
         (
             "wrong secret",
@@ -606,27 +606,12 @@ async fn short_amount_and_wrong_currency_are_not_confirmed_and_alert_the_owner(b
     assert_eq!(f.payments_stored().await, 2);
 }
 
-/// Make the hold overdue and let the expiry run.
+/// Make the hold overdue (the clock passes its expiry) and let the expiry run.
 pub(crate) async fn expire_now(f: &Fixture, r: &Reservation) {
-    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
-    match f.app.state.db() {
-        posada_db::Db::Sqlite(p) => {
-            sqlx::query("UPDATE reservations SET expires_at = $1 WHERE id = $2")
-                .bind(past)
-                .bind(r.id)
-                .execute(p)
-                .await
-                .unwrap();
-        }
-        posada_db::Db::Postgres(p) => {
-            sqlx::query("UPDATE reservations SET expires_at = $1 WHERE id = $2")
-                .bind(past)
-                .bind(r.id)
-                .execute(p)
-                .await
-                .unwrap();
-        }
-    }
+    let expires_at = r.expires_at.expect("a hold has an expiry");
+    f.app
+        .clock
+        .advance(expires_at - f.app.state.now() + chrono::Duration::seconds(1));
     posada_server::app::booking::expire(&f.app.state, r.id)
         .await
         .unwrap();

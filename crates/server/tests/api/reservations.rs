@@ -18,37 +18,20 @@ async fn body(res: reqwest::Response) -> (u16, Value) {
     )
 }
 
-/// Run SQL on the test database with `$1` = a moment just past and `$2` = an id.
-async fn exec(app: &TestApp, sql: &str, arg: i64) {
-    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
-    match app.state.db() {
-        posada_db::Db::Sqlite(p) => {
-            sqlx::query(sql)
-                .bind(past)
-                .bind(arg)
-                .execute(p)
-                .await
-                .unwrap();
-        }
-        posada_db::Db::Postgres(p) => {
-            sqlx::query(sql)
-                .bind(past)
-                .bind(arg)
-                .execute(p)
-                .await
-                .unwrap();
-        }
-    }
+/// Move the application's clock just past reservation `id`'s hold expiry.
+async fn clock_past_expiry(app: &TestApp, id: i64) {
+    let r = posada_store::reservations::get(app.state.db(), id)
+        .await
+        .unwrap()
+        .unwrap();
+    let expires_at = r.expires_at.expect("a hold has an expiry");
+    app.clock
+        .advance(expires_at - app.state.now() + chrono::Duration::seconds(1));
 }
 
-/// Pretend the hold's time is up: its expiry instant and its expiry job's run time are now past.
+/// The hold's time is up: the clock passes its expiry and its expiry job runs now.
 async fn time_passes_for_hold(app: &TestApp, id: i64) {
-    exec(
-        app,
-        "UPDATE reservations SET expires_at = $1 WHERE id = $2",
-        id,
-    )
-    .await;
+    clock_past_expiry(app, id).await;
     run_job_now(app, &format!("hold-expiry:{id}")).await;
 }
 
@@ -471,12 +454,7 @@ async fn confirm_and_expire_race_has_one_winner(backend: Backend) {
             .await
             .unwrap()
             .unwrap();
-        exec(
-            &app,
-            "UPDATE reservations SET expires_at = $1 WHERE id = $2",
-            r.id,
-        )
-        .await;
+        clock_past_expiry(&app, r.id).await;
         let (s1, s2) = (app.state.clone(), app.state.clone());
         let confirm = tokio::spawn(async move {
             posada_server::app::booking::confirm(&s1, r.id, posada_domain::Actor::Admin, None)
