@@ -10,7 +10,11 @@
 //! then refuses, so the environment is read here, setting by setting, by the kind in [`SPECS`];
 //! numbers and booleans written unquoted in `posada.toml` are read back as their text.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use axum::http::HeaderValue;
+use ipnet::IpNet;
 use std::path::Path;
 
 use figment::providers::{Format, Serialized, Toml};
@@ -637,7 +641,7 @@ impl Settings {
                 "expected an https:// URL",
             ));
         }
-        crate::http::security::validate_settings(self)?;
+        validate_settings(self)?;
         if !matches!(self.smtp_security.as_str(), "starttls" | "tls" | "plain") {
             return bad(
                 "SMTP_SECURITY",
@@ -765,6 +769,92 @@ fn describe(err: figment::Error) -> SettingsError {
         })
         .collect();
     SettingsError(lines.join("; "))
+}
+
+/// Parse `TRUSTED_PROXIES`: comma-separated IPs or CIDRs.
+pub fn parse_proxies(list: &str) -> Result<Vec<IpNet>, SettingsError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            IpNet::from_str(s)
+                .or_else(|_| IpAddr::from_str(s).map(IpNet::from))
+                .map_err(|_| {
+                    SettingsError::invalid(
+                        "TRUSTED_PROXIES",
+                        &list,
+                        &format!(
+                            "expected comma-separated IPs or CIDRs (e.g. 10.0.0.0/8); {s:?} is neither"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Parse `CORS_ALLOWED_ORIGINS` into header values.
+pub fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, SettingsError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let ok = (s.starts_with("http://") || s.starts_with("https://"))
+                && !s.trim_end_matches('/').contains(|c: char| c.is_whitespace());
+            HeaderValue::from_str(s.trim_end_matches('/'))
+                .ok()
+                .filter(|_| ok)
+                .ok_or_else(|| {
+                    SettingsError::invalid(
+                        "CORS_ALLOWED_ORIGINS",
+                        &list,
+                        &format!(
+                            "expected comma-separated origins like https://example.com; {s:?} is not one"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Check the operations settings (called from [`Settings::validate`], after the ranges of the
+/// numbers).
+fn validate_settings(s: &Settings) -> Result<(), SettingsError> {
+    parse_proxies(&s.trusted_proxies)?;
+    parse_origins(&s.cors_allowed_origins)?;
+    if s.media_max_body_bytes < s.max_body_bytes {
+        return Err(SettingsError::invalid(
+            "MEDIA_MAX_BODY_BYTES",
+            &s.media_max_body_bytes,
+            &format!("expected at least MAX_BODY_BYTES ({})", s.max_body_bytes),
+        ));
+    }
+    if crate::app::report::parse_report_time(&s.daily_report_time).is_none() {
+        return Err(SettingsError::invalid(
+            "DAILY_REPORT_TIME",
+            &s.daily_report_time,
+            "expected a time of day as HH:MM, e.g. 08:00",
+        ));
+    }
+    if let Some(url) = &s.redis_url {
+        let u = url.expose();
+        if !(u.starts_with("redis://") || u.starts_with("rediss://"))
+            || redis::Client::open(u).is_err()
+        {
+            return Err(SettingsError::invalid_secret(
+                "REDIS_URL",
+                "expected redis://HOST:PORT[/DB] or rediss://HOST:PORT[/DB] (TLS)",
+            ));
+        }
+    }
+    if let Some(h) = &s.owner_password_hash
+        && argon2::PasswordHash::new(h.expose()).is_err()
+    {
+        return Err(SettingsError::invalid_secret(
+            "OWNER_PASSWORD_HASH",
+            "expected an argon2 PHC string ($argon2id$…), or leave it unset and store the password with `posada admin set-password`",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

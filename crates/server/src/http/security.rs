@@ -6,7 +6,6 @@
 //! an untrusted peer is ignored.
 
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -18,98 +17,14 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::Problem;
 use super::middleware::OpsExt;
-use crate::config::{Settings, SettingsError};
+use crate::config::Settings;
 use crate::state::AppState;
 
 /// The client's address as posada believes it (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// Parse `TRUSTED_PROXIES`: comma-separated IPs or CIDRs.
-pub fn parse_proxies(list: &str) -> Result<Vec<IpNet>, SettingsError> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            IpNet::from_str(s)
-                .or_else(|_| IpAddr::from_str(s).map(IpNet::from))
-                .map_err(|_| {
-                    SettingsError::invalid(
-                        "TRUSTED_PROXIES",
-                        &list,
-                        &format!(
-                            "expected comma-separated IPs or CIDRs (e.g. 10.0.0.0/8); {s:?} is neither"
-                        ),
-                    )
-                })
-        })
-        .collect()
-}
-
-/// Parse `CORS_ALLOWED_ORIGINS` into header values.
-pub fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, SettingsError> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let ok = (s.starts_with("http://") || s.starts_with("https://"))
-                && !s.trim_end_matches('/').contains(|c: char| c.is_whitespace());
-            HeaderValue::from_str(s.trim_end_matches('/'))
-                .ok()
-                .filter(|_| ok)
-                .ok_or_else(|| {
-                    SettingsError::invalid(
-                        "CORS_ALLOWED_ORIGINS",
-                        &list,
-                        &format!(
-                            "expected comma-separated origins like https://example.com; {s:?} is not one"
-                        ),
-                    )
-                })
-        })
-        .collect()
-}
-
-/// Check the operations settings (called from [`Settings::validate`], after the ranges of the
-/// numbers).
-pub fn validate_settings(s: &Settings) -> Result<(), SettingsError> {
-    parse_proxies(&s.trusted_proxies)?;
-    parse_origins(&s.cors_allowed_origins)?;
-    if s.media_max_body_bytes < s.max_body_bytes {
-        return Err(SettingsError::invalid(
-            "MEDIA_MAX_BODY_BYTES",
-            &s.media_max_body_bytes,
-            &format!("expected at least MAX_BODY_BYTES ({})", s.max_body_bytes),
-        ));
-    }
-    if crate::app::report::parse_report_time(&s.daily_report_time).is_none() {
-        return Err(SettingsError::invalid(
-            "DAILY_REPORT_TIME",
-            &s.daily_report_time,
-            "expected a time of day as HH:MM, e.g. 08:00",
-        ));
-    }
-    if let Some(url) = &s.redis_url {
-        let u = url.expose();
-        if !(u.starts_with("redis://") || u.starts_with("rediss://"))
-            || redis::Client::open(u).is_err()
-        {
-            return Err(SettingsError::invalid_secret(
-                "REDIS_URL",
-                "expected redis://HOST:PORT[/DB] or rediss://HOST:PORT[/DB] (TLS)",
-            ));
-        }
-    }
-    if let Some(h) = &s.owner_password_hash
-        && argon2::PasswordHash::new(h.expose()).is_err()
-    {
-        return Err(SettingsError::invalid_secret(
-            "OWNER_PASSWORD_HASH",
-            "expected an argon2 PHC string ($argon2id$…), or leave it unset and store the password with `posada admin set-password`",
-        ));
-    }
-    Ok(())
-}
+pub use crate::config::{parse_origins, parse_proxies};
 
 /// The client address: the TCP peer, or — when the peer is a trusted proxy — the right-most
 /// address in `X-Forwarded-For` that is not itself a trusted proxy.
