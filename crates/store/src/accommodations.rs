@@ -244,6 +244,17 @@ pub async fn lock_calendar(conn: Conn<'_>, id: i64) -> Result<()> {
 
 /// Begin a write transaction holding accommodation `id`'s calendar lock shared (see
 /// [`lock_calendar_shared`]), in one round trip on PostgreSQL.
+/// Begin a write transaction holding one accommodation's calendar lock exclusively, taken with
+/// `BEGIN` in one round trip (PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes writes).
+/// Every writer of a calendar takes this same lock first, on every node, so two overlapping
+/// inserts never wait on each other's uncommitted rows (which deadlocks on the exclusion
+/// constraint).
+pub async fn begin_with_calendar(db: &Db, id: i64) -> Result<posada_db::Tx> {
+    Ok(db
+        .begin_locked(1, i32::try_from(id).unwrap_or(i32::MAX), false)
+        .await?)
+}
+
 pub async fn begin_with_calendar_shared(db: &Db, id: i64) -> Result<posada_db::Tx> {
     Ok(db
         .begin_locked(1, i32::try_from(id).unwrap_or(i32::MAX), true)

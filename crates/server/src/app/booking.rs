@@ -218,6 +218,9 @@ pub async fn taken_error(
     }
 }
 
+/// How often a unit of work the database gave up (deadlock, serialization failure) is run again.
+const MAX_TRANSIENT_RETRIES: u32 = 5;
+
 /// Create a hold: validate, price, check the nights inside the write transaction, insert, schedule
 /// its expiry and reminder, ask for its payment link, tell the guest and the owner.
 pub async fn create_hold(
@@ -245,80 +248,104 @@ pub async fn create_hold(
     let token = posada_domain::AccessToken::generate(&mut rand::rng());
     let token_hash = posada_store::hash_secret(token.as_str());
 
-    for _ in 0..3 {
-        let code = ReservationCode::generate(&mut rand::rng());
-        let mut uow = UnitOfWork::begin_calendar_shared(state, acc.accommodation.id)
-            .await?
-            .with_trace(trace_id);
-        let now = uow.now();
-        let expires_at = now + Duration::minutes(i64::from(settings.prereservation_ttl_minutes));
-        let hold = NewHold {
-            code: code.as_str(),
-            access_token_hash: &token_hash,
-            accommodation_id: acc.accommodation.id,
-            stay,
-            guests: req.guests,
-            guest_name: req.guest.name.trim(),
-            guest_email: email.as_deref(),
-            guest_phone: phone.as_deref(),
-            channel,
-            quote: &quote,
-            expires_at,
-            notes,
-            trace_id,
-            actor: Actor::Guest,
-        };
-        // Refused (`Overlap`) when a reservation or block takes a night: checked in the insert.
-        let reservation = match reservations::insert_hold_if_free(uow.conn(), &hold, now).await {
-            Ok(r) => r,
-            Err(StoreError::Duplicate(_)) => {
-                uow.rollback().await?;
-                continue;
+    // A drawn code already in use is drawn again; a transaction the database gave up because
+    // of a concurrent one (a deadlock between two overlapping inserts on PostgreSQL's exclusion
+    // constraint) is run again: the guest hears 201 or 409, never that.
+    let mut transient = 0;
+    let mut duplicates = 0;
+    loop {
+        let attempt = async {
+            let code = ReservationCode::generate(&mut rand::rng());
+            let mut uow = UnitOfWork::begin_calendar(state, acc.accommodation.id)
+                .await?
+                .with_trace(trace_id);
+            let now = uow.now();
+            let expires_at =
+                now + Duration::minutes(i64::from(settings.prereservation_ttl_minutes));
+            let hold = NewHold {
+                code: code.as_str(),
+                access_token_hash: &token_hash,
+                accommodation_id: acc.accommodation.id,
+                stay,
+                guests: req.guests,
+                guest_name: req.guest.name.trim(),
+                guest_email: email.as_deref(),
+                guest_phone: phone.as_deref(),
+                channel,
+                quote: &quote,
+                expires_at,
+                notes,
+                trace_id,
+                actor: Actor::Guest,
+            };
+            // Refused (`Overlap`) when a reservation or block takes a night: checked in the insert.
+            let reservation = match reservations::insert_hold_if_free(uow.conn(), &hold, now).await
+            {
+                Ok(r) => r,
+                Err(StoreError::Duplicate(_)) => {
+                    uow.rollback().await?;
+                    return Ok(None);
+                }
+                Err(StoreError::Overlap) => {
+                    uow.rollback().await?;
+                    return Err(taken_error(state, &acc, &stay, req.guests).await);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let id = reservation.id;
+            uow.schedule(&ExpireHold { reservation_id: id }, expires_at)?;
+            let remind_at =
+                expires_at - Duration::minutes(i64::from(settings.prereservation_reminder_minutes));
+            // A reminder only makes sense if the hold lives long enough for it to come before the end.
+            if settings.prereservation_reminder_minutes > 0
+                && remind_at > now + Duration::minutes(1)
+            {
+                uow.schedule(&HoldReminder { reservation_id: id }, remind_at)?;
             }
-            Err(StoreError::Overlap) => {
-                uow.rollback().await?;
-                return Err(taken_error(state, &acc, &stay, req.guests).await);
+            if state.services().mercadopago.is_some() {
+                uow.enqueue(&CreatePaymentLink { reservation_id: id })?;
             }
-            Err(e) => return Err(e.into()),
+            uow.message_guest(&reservation, &acc, "hold_created", &Value::Null)
+                .await?;
+            uow.message_owner(&reservation, &acc, "owner_new_reservation", &Value::Null)
+                .await?;
+            uow.changed(Event::CalendarChanged {
+                accommodation_id: acc.accommodation.id,
+            });
+            uow.changed(Event::ReservationChanged { reservation_id: id });
+            uow.commit().await?;
+            metrics::counter!("reservations_created_total", "channel" => channel.to_string())
+                .increment(1);
+            tracing::info!(
+                reservation.code = %reservation.code,
+                accommodation.id = acc.accommodation.id,
+                guest.email = %crate::telemetry::mask_email(reservation.guest_email.as_deref().unwrap_or("")),
+                guest.phone = %crate::telemetry::mask_phone(reservation.guest_phone.as_deref().unwrap_or("")),
+                "hold created"
+            );
+            Ok(Some(HoldCreated {
+                reservation,
+                access_token: token.as_str().to_string(),
+                accommodation: acc.clone(),
+            }))
         };
-        let id = reservation.id;
-        uow.schedule(&ExpireHold { reservation_id: id }, expires_at)?;
-        let remind_at =
-            expires_at - Duration::minutes(i64::from(settings.prereservation_reminder_minutes));
-        // A reminder only makes sense if the hold lives long enough for it to come before the end.
-        if settings.prereservation_reminder_minutes > 0 && remind_at > now + Duration::minutes(1) {
-            uow.schedule(&HoldReminder { reservation_id: id }, remind_at)?;
+        match attempt.await {
+            Ok(Some(created)) => return Ok(created),
+            Ok(None) if duplicates < 3 => duplicates += 1,
+            Ok(None) => {
+                return Err(AppError::internal(
+                    "could not draw an unused reservation code",
+                ));
+            }
+            Err(e) if e.is_transient() && transient < MAX_TRANSIENT_RETRIES => {
+                transient += 1;
+                metrics::counter!("unit_of_work_retries_total", "use_case" => "create_hold")
+                    .increment(1);
+                tracing::info!(attempt = transient, error = %e, "hold retried after a concurrent transaction");
+            }
+            Err(e) => return Err(e),
         }
-        if state.services().mercadopago.is_some() {
-            uow.enqueue(&CreatePaymentLink { reservation_id: id })?;
-        }
-        uow.message_guest(&reservation, &acc, "hold_created", &Value::Null)
-            .await?;
-        uow.message_owner(&reservation, &acc, "owner_new_reservation", &Value::Null)
-            .await?;
-        uow.changed(Event::CalendarChanged {
-            accommodation_id: acc.accommodation.id,
-        });
-        uow.changed(Event::ReservationChanged { reservation_id: id });
-        uow.commit().await?;
-        metrics::counter!("reservations_created_total", "channel" => channel.to_string())
-            .increment(1);
-        tracing::info!(
-            reservation.code = %reservation.code,
-            accommodation.id = acc.accommodation.id,
-            guest.email = %crate::telemetry::mask_email(reservation.guest_email.as_deref().unwrap_or("")),
-            guest.phone = %crate::telemetry::mask_phone(reservation.guest_phone.as_deref().unwrap_or("")),
-            "hold created"
-        );
-        return Ok(HoldCreated {
-            reservation,
-            access_token: token.as_str().to_string(),
-            accommodation: acc,
-        });
     }
-    Err(AppError::internal(
-        "could not draw an unused reservation code",
-    ))
 }
 
 fn illegal(state: ReservationState, event: ReservationEvent) -> AppError {

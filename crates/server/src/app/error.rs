@@ -112,6 +112,27 @@ pub fn is_outage(e: &sqlx::Error) -> bool {
     )
 }
 
+impl AppError {
+    /// Whether the database gave up this transaction because of a concurrent one (PostgreSQL's
+    /// deadlock `40P01` or serialization failure `40001`): running the unit of work again is the
+    /// answer, never an error for the caller.
+    pub fn is_transient(&self) -> bool {
+        let AppError::Internal(e) = self else {
+            return false;
+        };
+        e.chain().any(|cause| {
+            let db = match cause.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) => Some(db.code()),
+                _ => match cause.downcast_ref::<StoreError>() {
+                    Some(StoreError::Sqlx(sqlx::Error::Database(db))) => Some(db.code()),
+                    _ => None,
+                },
+            };
+            matches!(db, Some(Some(code)) if code == "40P01" || code == "40001")
+        })
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {

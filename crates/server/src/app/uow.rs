@@ -50,24 +50,15 @@ impl<'s> UnitOfWork<'s> {
         Ok(Self::wrap(state, state.db().begin().await?))
     }
 
-    /// Begin and take the accommodation's calendar lock exclusively (blocks, late confirmations:
-    /// they read the taken nights and must not race a hold).
+    /// Begin and take the accommodation's calendar lock exclusively, in the same round trip as
+    /// `BEGIN` (holds, blocks, late confirmations, channel syncs: every writer of a calendar, on
+    /// every node, takes this one lock first, so concurrent overlapping writes queue instead of
+    /// deadlocking on each other's uncommitted rows).
     pub async fn begin_calendar(
         state: &'s AppState,
         accommodation_id: i64,
     ) -> Result<UnitOfWork<'s>, AppError> {
-        let mut uow = Self::begin(state).await?;
-        accommodations::lock_calendar(uow.tx.conn(), accommodation_id).await?;
-        Ok(uow)
-    }
-
-    /// Begin with the accommodation's calendar lock taken shared (holds run in parallel, the
-    /// schema's guard refuses overlaps; blocks wait), in the same round trip as `BEGIN`.
-    pub async fn begin_calendar_shared(
-        state: &'s AppState,
-        accommodation_id: i64,
-    ) -> Result<UnitOfWork<'s>, AppError> {
-        let tx = accommodations::begin_with_calendar_shared(state.db(), accommodation_id).await?;
+        let tx = accommodations::begin_with_calendar(state.db(), accommodation_id).await?;
         Ok(Self::wrap(state, tx))
     }
 

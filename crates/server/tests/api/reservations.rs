@@ -735,6 +735,94 @@ async fn the_calendar_cache_never_hides_a_write(backend: Backend) {
     );
 }
 
+/// Two `posada serve` nodes on one PostgreSQL database, 200 guests racing for random
+/// overlapping 1–5-night stays of one unit, over several rounds: every answer is 201 or 409 (a
+/// deadlock between two overlapping inserts is retried by the unit of work, never answered), and
+/// the stored holds never overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_racing_holds_answer_only_201_or_409() {
+    use rand::Rng;
+    let app = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.db_max_connections = 24;
+        s.rate_limit_public_per_minute = 100_000;
+    })
+    .await;
+    let mut settings = crate::helpers::test_settings(&app.test_db.url);
+    settings.db_max_connections = 24;
+    settings.rate_limit_public_per_minute = 100_000;
+    let second = posada_server::startup::Application::build(
+        settings,
+        Some("127.0.0.1:0".parse().unwrap()),
+        posada_server::startup::Roles {
+            http: true,
+            workers: true,
+        },
+    )
+    .await
+    .unwrap();
+    let second_base = format!("http://{}", second.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let node = tokio::spawn(second.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    app.create_accommodation("bosque", 4_000_000).await;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for round in 0..5 {
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let client = app.client.clone();
+            let base = if i % 2 == 0 {
+                app.base.clone()
+            } else {
+                second_base.clone()
+            };
+            let (from, nights) = {
+                let mut rng = rand::rng();
+                (rng.random_range(0..20), rng.random_range(1..=5))
+            };
+            let (a, b) = (
+                days_from_now(30 + round * 40 + from),
+                days_from_now(30 + round * 40 + from + nights),
+            );
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(format!("{base}/api/v1/reservations"))
+                    .json(&json!({"accommodation": "bosque", "check_in": a, "check_out": b, "guests": 2, "guest": {"name": format!("G{i}"), "email": format!("g{i}@example.com")}}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        for t in tasks {
+            *statuses.entry(t.await.unwrap()).or_default() += 1;
+        }
+    }
+    assert!(
+        statuses.keys().all(|s| *s == 201 || *s == 409),
+        "answers other than 201/409: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&201).copied().unwrap_or(0) >= 5,
+        "{statuses:?}"
+    );
+    let mut stays: Vec<(chrono::NaiveDate, chrono::NaiveDate)> = Vec::new();
+    let (_, list) = body(app.admin_get("/api/v1/admin/reservations?limit=200").await).await;
+    for r in list["items"].as_array().unwrap() {
+        let ci: chrono::NaiveDate = r["check_in"].as_str().unwrap().parse().unwrap();
+        let co: chrono::NaiveDate = r["check_out"].as_str().unwrap().parse().unwrap();
+        assert!(
+            stays.iter().all(|(a, b)| co <= *a || ci >= *b),
+            "overlapping holds stored"
+        );
+        stays.push((ci, co));
+    }
+    assert_eq!(stays.len(), statuses[&201]);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(15), node).await;
+}
+
 on_both!(
     hold_quote_confirm_and_read_back,
     two_hundred_concurrent_holds_one_wins,
