@@ -140,13 +140,18 @@ impl Application {
             let app = crate::http::router(state.clone());
             let mut rx = stop_rx.clone();
             tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "http server listening");
-            tokio::spawn(async move {
-                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
+            let limits = crate::http::connections::Limits::from_settings(
+                state.settings(),
+                state.ops().trusted_proxies.clone(),
+            );
+            tokio::spawn(crate::http::connections::serve(
+                listener,
+                app,
+                limits,
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                },
+            ))
         });
         shutdown.await;
         tracing::info!(grace_s = grace.as_secs(), "shutting down: draining");

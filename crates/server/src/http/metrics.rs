@@ -71,6 +71,14 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "HTTP requests answered, by method, route template and status.",
     ),
     (
+        "http_accept_errors_total",
+        "Connections the server could not accept (usually out of file descriptors); it pauses and goes on.",
+    ),
+    (
+        "http_connections_refused_total",
+        "Connections closed on arrival, by reason (per_ip: HTTP_MAX_CONNECTIONS_PER_IP reached).",
+    ),
+    (
         "prereservations_expired_total",
         "Holds (pre-reservations) expired, by accommodation.",
     ),

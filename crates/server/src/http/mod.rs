@@ -5,6 +5,7 @@ pub mod admin_conversations;
 pub mod admin_jobs;
 pub mod api;
 pub mod auth;
+pub mod connections;
 pub mod dashboard;
 pub mod health;
 pub mod ical;
