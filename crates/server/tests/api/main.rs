@@ -19,3 +19,4 @@ mod ratelimit;
 mod report;
 mod reservations;
 mod tasks;
+mod tls;
