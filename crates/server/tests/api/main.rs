@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod connections;
 mod conversations;
+mod hardening;
 mod health;
 mod ical;
 mod notifications;
