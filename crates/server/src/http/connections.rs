@@ -6,7 +6,8 @@
 //! connection must send a whole request head within `HTTP_HEADER_READ_TIMEOUT_SECONDS` of opening
 //! (or of its previous response), at most `HTTP_MAX_CONNECTIONS` are served at once (more wait in
 //! the kernel's backlog until a slot frees up), and one client address holds at most
-//! `HTTP_MAX_CONNECTIONS_PER_IP` (a trusted proxy, which carries many clients, is exempt). An
+//! `HTTP_MAX_CONNECTIONS_PER_IP` (a reverse proxy carries many clients on its connections, so
+//! loopback peers — a proxy on the same host — and `TRUSTED_PROXIES` are exempt). An
 //! accept error (out of file descriptors) pauses accepting briefly instead of ending the loop.
 //! HTTP/1.1 only: HTTP/2's connection preface would have to be read before any header timeout
 //! applies.
@@ -40,18 +41,25 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections one client address may hold.
     pub max_connections_per_ip: usize,
-    /// Peers exempt from the per-address cap (`TRUSTED_PROXIES`).
-    pub trusted_proxies: Vec<IpNet>,
+    /// Peers exempt from the per-address cap.
+    pub exempt_from_per_ip: Vec<IpNet>,
 }
 
 impl Limits {
-    /// From the (validated) settings.
+    /// From the (validated) settings: loopback and `TRUSTED_PROXIES` are exempt from the
+    /// per-address cap.
     pub fn from_settings(settings: &Settings, trusted_proxies: Vec<IpNet>) -> Limits {
+        let mut exempt = trusted_proxies;
+        exempt.extend(
+            ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse::<IpNet>().ok()),
+        );
         Limits {
             header_read_timeout: Duration::from_secs(settings.http_header_read_timeout_seconds),
             max_connections: settings.http_max_connections.max(1),
             max_connections_per_ip: settings.http_max_connections_per_ip.max(1),
-            trusted_proxies,
+            exempt_from_per_ip: exempt,
         }
     }
 }
@@ -142,8 +150,8 @@ pub async fn serve(
             }
         };
         let ip = peer.ip().to_canonical();
-        let trusted = limits.trusted_proxies.iter().any(|n| n.contains(&ip));
-        let ip_slot = if trusted {
+        let exempt = limits.exempt_from_per_ip.iter().any(|n| n.contains(&ip));
+        let ip_slot = if exempt {
             None
         } else {
             match per_ip.take(ip, limits.max_connections_per_ip) {
@@ -187,4 +195,24 @@ fn service(
         req.extensions_mut().insert(ConnectInfo(peer));
         app.clone().oneshot(req.map(axum::body::Body::new))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_and_trusted_proxies_are_exempt_from_the_per_address_cap() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        let limits = Limits::from_settings(&Settings::default(), trusted);
+        let exempt = |ip: &str| {
+            let ip: IpAddr = ip.parse().unwrap();
+            limits.exempt_from_per_ip.iter().any(|n| n.contains(&ip))
+        };
+        assert!(exempt("127.0.0.1"));
+        assert!(exempt("::1"));
+        assert!(exempt("10.1.2.3"));
+        assert!(!exempt("203.0.113.7"));
+        assert_eq!(limits.max_connections_per_ip, 64);
+    }
 }
