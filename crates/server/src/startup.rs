@@ -149,16 +149,11 @@ impl Application {
             state.set_engine(engine);
         }
         let http = self.listener.map(|listener| {
-            let app = crate::http::router(state.clone());
             let mut rx = stop_rx.clone();
             tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "http server listening");
-            tokio::spawn(async move {
-                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
+            tokio::spawn(crate::http::serve(listener, state.clone(), async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }))
         });
         shutdown.await;
         tracing::info!(grace_s = grace.as_secs(), "shutting down: draining");

@@ -3,6 +3,9 @@
 //! `/healthz` reports each dependency with its latency and an overall status (`healthy`,
 //! `degraded` → 200, `unhealthy` → 503); `/readyz` says whether this node should get traffic
 //! (migrations applied, database answering, not draining); `/livez` only says the process is up.
+//!
+//! These routes are public, so a failing dependency is described in fixed words; the driver's own
+//! error (host names, users, SQL) goes to the log, once per change of what failed.
 
 use std::time::Duration;
 
@@ -33,10 +36,13 @@ async fn database_check(state: &AppState) -> (Status, serde_json::Value) {
                 json!({"status": status, "backend": state.db().backend().as_str(), "latency_ms": latency.as_secs_f64() * 1000.0}),
             )
         }
-        Ok(Err(e)) => (
-            Status::Unhealthy,
-            json!({"status": Status::Unhealthy, "backend": state.db().backend().as_str(), "error": e.to_string()}),
-        ),
+        Ok(Err(e)) => {
+            log_hidden_error("database", &e);
+            (
+                Status::Unhealthy,
+                json!({"status": Status::Unhealthy, "backend": state.db().backend().as_str(), "error": "the database refused the check query"}),
+            )
+        }
         Err(_) => (
             Status::Unhealthy,
             json!({"status": Status::Unhealthy, "backend": state.db().backend().as_str(), "error": "no answer within 2 s"}),
@@ -107,7 +113,10 @@ async fn ops_checks(state: &AppState) -> (Status, serde_json::Value) {
         overall = overall.max(status);
         checks.insert(name.to_string(), value);
     };
-    add("ical", crate::app::channels::health(state).await);
+    add(
+        "ical",
+        without_raw_error("ical", crate::app::channels::health(state).await),
+    );
     add("jobs", jobs_check(state).await);
     if let Some(redis) = redis_check(state).await {
         add("redis", redis);
@@ -140,9 +149,10 @@ async fn jobs_check(state: &AppState) -> (Status, serde_json::Value) {
     let queue = match posada_store::ops::jobs_health(state.db(), state.now()).await {
         Ok(q) => q,
         Err(e) => {
+            log_hidden_error("jobs", &e);
             return (
                 Status::Unhealthy,
-                json!({"status": Status::Unhealthy, "error": e.to_string()}),
+                json!({"status": Status::Unhealthy, "error": "the job queue could not be read"}),
             );
         }
     };
@@ -166,11 +176,19 @@ async fn jobs_check(state: &AppState) -> (Status, serde_json::Value) {
 }
 
 async fn redis_check(state: &AppState) -> Option<(Status, serde_json::Value)> {
-    let health = state.ops().limiter.redis_health().await?;
+    let mut health = state.ops().limiter.redis_health().await?;
+    if let Err(e) = &health.ping {
+        log_hidden_error("redis", e);
+        health.ping = Err("Redis did not answer a PING".to_string());
+    }
+    let recent_error = health.recent_error.as_ref().map(|e| {
+        log_hidden_error("redis limiter", e);
+        "a rate-limit check could not reach Redis in the last minute"
+    });
     Some(match health.ping {
         Ok(latency) => {
             let status = if latency > REDIS_DEGRADED
-                || health.recent_error.is_some()
+                || recent_error.is_some()
                 || health.backing_off_seconds.is_some()
             {
                 Status::Degraded
@@ -180,7 +198,7 @@ async fn redis_check(state: &AppState) -> Option<(Status, serde_json::Value)> {
             (
                 status,
                 json!({"status": status, "latency_ms": latency.as_secs_f64() * 1000.0,
-                       "recent_error": health.recent_error, "limiter_errors_total": health.errors_total,
+                       "recent_error": recent_error, "limiter_errors_total": health.errors_total,
                        "backing_off_seconds": health.backing_off_seconds,
                        "skipped_total": health.skipped_total}),
             )
@@ -282,11 +300,40 @@ fn disk_check(state: &AppState) -> Option<(Status, serde_json::Value)> {
                 json!({"status": status, "free_bytes": free, "path": dir.display().to_string()}),
             )
         }
-        Err(e) => (
-            Status::Degraded,
-            json!({"status": Status::Degraded, "error": e.to_string()}),
-        ),
+        Err(e) => {
+            log_hidden_error("disk", &e);
+            (
+                Status::Degraded,
+                json!({"status": Status::Degraded, "error": "free space could not be read"}),
+            )
+        }
     })
+}
+
+/// A check's own top-level `error` text replaced by fixed words (and logged).
+fn without_raw_error(
+    check: &'static str,
+    (status, mut value): (Status, serde_json::Value),
+) -> (Status, serde_json::Value) {
+    if let Some(error) = value.get_mut("error").filter(|e| e.is_string()) {
+        log_hidden_error(check, error);
+        *error = json!("the check could not read its data");
+    }
+    (status, value)
+}
+
+/// Log what a public health answer leaves out, once per check until what it says changes.
+fn log_hidden_error(check: &'static str, error: &dyn std::fmt::Display) {
+    static LAST: std::sync::Mutex<Vec<(&'static str, String)>> = std::sync::Mutex::new(Vec::new());
+    let text = error.to_string();
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    match last.iter_mut().find(|(c, _)| *c == check) {
+        Some((_, seen)) if *seen == text => return,
+        Some((_, seen)) => *seen = text.clone(),
+        None => last.push((check, text.clone())),
+    }
+    drop(last);
+    tracing::warn!(check, error = %text, "health check failed");
 }
 
 /// `GET /api/v1/readyz`
@@ -298,7 +345,10 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match crate::migrations::pending(state.db()).await {
         Ok(0) => {}
         Ok(n) => reasons.push(format!("{n} migrations not applied")),
-        Err(e) => reasons.push(format!("database: {e}")),
+        Err(e) => {
+            log_hidden_error("readiness", &e);
+            reasons.push("database: not answering".to_string());
+        }
     }
     if reasons.is_empty() {
         (StatusCode::OK, Json(json!({"ready": true})))

@@ -9,14 +9,29 @@ use std::sync::Once;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::Problem;
 use crate::state::AppState;
 
-/// `GET /metrics`: the Prometheus text exposition.
-pub async fn render(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: the Prometheus text exposition; with `METRICS_TOKEN` set, only for
+/// `Authorization: Bearer <token>`.
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.settings().metrics_token
+        && !bearer_is(&headers, token.expose())
+    {
+        let mut response = Problem::unauthorized(
+            "send the metrics token (setting METRICS_TOKEN) as `Authorization: Bearer <token>`",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"metrics\""),
+        );
+        return response;
+    }
     let body = state.metrics().render();
     let mut response = body.into_response();
     response.headers_mut().insert(
@@ -24,6 +39,28 @@ pub async fn render(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// Whether the request carries `Authorization: Bearer <expected>` (compared as SHA-256 digests,
+/// so the time taken says nothing about the token).
+fn bearer_is(headers: &HeaderMap, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let Some((scheme, given)) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+    else {
+        return false;
+    };
+    let (a, b) = (
+        Sha256::digest(given.trim().as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    scheme.eq_ignore_ascii_case("bearer")
+        && a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Middleware: `http_requests_total{method,route,status}` and
@@ -69,6 +106,14 @@ pub const COUNTERS: &[(&str, &str)] = &[
     (
         "http_requests_total",
         "HTTP requests answered, by method, route template and status.",
+    ),
+    (
+        "http_accept_errors_total",
+        "Connections the server could not accept (usually out of file descriptors); it pauses and goes on.",
+    ),
+    (
+        "http_connections_refused_total",
+        "Connections closed on arrival, by reason (per_ip: HTTP_MAX_CONNECTIONS_PER_IP reached).",
     ),
     (
         "prereservations_expired_total",

@@ -3,8 +3,8 @@
 //!
 //! Outermost first: trace id (so every log line, even of a refused request, carries it) →
 //! security headers → HTTP metrics (sees the final status, including 413/429/503) → problem+json
-//! for bare errors → CORS → client address → rate limit → request timeout → body limit →
-//! idempotency → the route.
+//! for bare errors → a panic becomes a 500 problem → CORS → client address → the guest's access
+//! token in canonical form → rate limit → request timeout → body limit → idempotency → the route.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use ipnet::IpNet;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::{idempotency, metrics, ratelimit, security, trace};
@@ -84,6 +85,7 @@ pub fn stack(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
             state.clone(),
             security::resolve_client,
         ))
+        .layer(axum::middleware::from_fn(security::canonical_access_token))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit,
@@ -115,6 +117,7 @@ pub fn stack(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
                 security::security_headers,
             ))
             .layer(axum::middleware::from_fn(metrics::track))
-            .layer(axum::middleware::from_fn(security::problem_for_bare_errors)),
+            .layer(axum::middleware::from_fn(security::problem_for_bare_errors))
+            .layer(CatchPanicLayer::custom(security::panic_response)),
     )
 }

@@ -5,6 +5,7 @@ pub mod admin_conversations;
 pub mod admin_jobs;
 pub mod api;
 pub mod auth;
+pub mod connections;
 pub mod dashboard;
 pub mod errors;
 pub mod health;
@@ -28,6 +29,19 @@ use crate::state::AppState;
 pub use auth::Admin;
 pub use json::{Json, Query};
 pub use problem::{FieldError, Problem};
+
+/// Serve the whole router on `listener` with the connection limits (header-read timeout, caps)
+/// until `shutdown` resolves, then drain open connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use middleware::OpsExt;
+    let limits =
+        connections::Limits::from_settings(state.settings(), state.ops().trusted_proxies.clone());
+    connections::serve(listener, router(state), limits, shutdown).await
+}
 
 /// Build the whole router.
 pub fn router(state: AppState) -> Router {

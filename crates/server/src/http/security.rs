@@ -77,6 +77,36 @@ pub async fn resolve_client(
     next.run(req).await
 }
 
+/// Middleware: a guest's `X-Access-Token` in the form tokens are stored in (trimmed, lower-case
+/// hex), so a token typed or pasted in upper case is accepted as `AccessToken::parse` promises.
+pub async fn canonical_access_token(mut req: Request, next: Next) -> Response {
+    let canonical = req
+        .headers()
+        .get("x-access-token")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            posada_domain::AccessToken::parse(v)
+                .ok()
+                .filter(|t| t.as_str() != v)
+        })
+        .and_then(|t| HeaderValue::from_str(t.as_str()).ok());
+    if let Some(value) = canonical {
+        req.headers_mut().insert("x-access-token", value);
+    }
+    next.run(req).await
+}
+
+/// What a panicking handler answers: a 500 problem, like any other internal error (the panic is
+/// logged with the request's trace id).
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    Problem::internal(format_args!("the handler panicked: {message}")).into_response()
+}
+
 /// Whether a path takes media uploads (the larger body limit).
 pub fn is_media_route(path: &str) -> bool {
     path.starts_with("/api/v1/admin/") && (path.ends_with("/photos") || path.contains("/media"))

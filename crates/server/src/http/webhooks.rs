@@ -6,7 +6,7 @@
 //! once; the job reads the payment from the API. WhatsApp deliveries update message statuses and
 //! the 24 h conversation window, deduplicated on (wamid, event); each new guest message is stored
 //! and either acted on by a job (the hold reminder's `pay:`/`cancel:` buttons) or hands the
-//! conversation to a person (see [`crate::conversations`]), in the same transaction.
+//! conversation to a person (see [`crate::app::conversations`]), in the same transaction.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -7,8 +7,10 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod connections;
 mod conversations;
 mod deliveries;
+mod hardening;
 mod health;
 mod ical;
 mod notifications;
@@ -19,3 +21,4 @@ mod ratelimit;
 mod report;
 mod reservations;
 mod tasks;
+mod tls;

@@ -1,0 +1,153 @@
+//! Smaller findings of the outside probe (issue 15 #10): an upper-case guest access token, a
+//! panicking handler, a token for `/metrics`, and no raw database error on the public health
+//! routes. (The session cookie's `Secure` flag is checked with the dashboard login in `auth`.)
+
+use axum::Router;
+use axum::routing::get;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::helpers::{Backend, TestApp, days_from_now};
+use crate::on_both;
+
+async fn an_upper_case_access_token_is_accepted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_accommodation("coihue", 3_000_000).await;
+    let hold: Value = app
+        .pre_reserve("coihue", &days_from_now(10), &days_from_now(12))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = hold["code"].as_str().unwrap();
+    let token = hold["access_token"].as_str().unwrap();
+    for presented in [
+        token.to_string(),
+        token.to_uppercase(),
+        format!(" {} ", token.to_uppercase()),
+    ] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/reservations/{code}")))
+            .header("X-Access-Token", &presented)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "token {presented:?}");
+    }
+    // Another token, in any case, is still refused.
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/reservations/{code}")))
+        .header("X-ACCESS-TOKEN", "A".repeat(32))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+async fn public_health_routes_show_no_raw_database_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Served once: the job engine has started (it starts before the listener serves).
+    assert_eq!(app.get("/api/v1/livez").await.status(), 200);
+    app.state.db().close().await;
+    let res = app.get("/api/v1/healthz").await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["checks"]["database"]["error"], "the database refused the check query",
+        "{body}"
+    );
+    let res = app.get("/api/v1/readyz").await;
+    assert_eq!(res.status(), 503);
+    let ready: Value = res.json().await.unwrap();
+    assert_eq!(ready["reasons"][0], "database: not answering", "{ready}");
+    // What sqlx says (a closed pool, a host, a user) stays in the log.
+    for text in [body.to_string(), ready.to_string()] {
+        let lower = text.to_lowercase();
+        for raw in ["pool", "sqlx", "postgres://", "sqlite://", "connection"] {
+            assert!(!lower.contains(raw), "{raw} in {text}");
+        }
+    }
+}
+
+on_both!(
+    an_upper_case_access_token_is_accepted,
+    public_health_routes_show_no_raw_database_error
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_panicking_handler_answers_a_500_problem() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // The real middleware stack around a route that panics.
+    let routes: Router<posada_server::state::AppState> = Router::new().route(
+        "/api/v1/boom",
+        get(|| async {
+            panic!("boom");
+            #[expect(unreachable_code, reason = "the handler's type needs a response")]
+            ""
+        }),
+    );
+    let router =
+        posada_server::http::middleware::stack(routes, &app.state).with_state(app.state.clone());
+    let res = router
+        .oneshot(
+            axum::http::Request::get("/api/v1/boom")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert!(res.headers().contains_key("x-trace-id"));
+    let body = axum::body::to_bytes(res.into_body(), 64 * 1024)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], 500);
+    assert!(
+        !body.to_string().contains("boom"),
+        "the panic's text stays in the log: {body}"
+    );
+    // The server itself goes on.
+    assert_eq!(app.get("/api/v1/livez").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_can_require_a_bearer_token() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.metrics_token = Some(posada_server::config::Secret::new("scrape-me-7f3a"));
+    })
+    .await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert!(res.headers().contains_key("www-authenticate"));
+    for wrong in [
+        "Bearer nope",
+        "Basic c2NyYXBlLW1lLTdmM2E=",
+        "scrape-me-7f3a",
+    ] {
+        let res = app
+            .client
+            .get(app.url("/metrics"))
+            .header("Authorization", wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{wrong}");
+    }
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("http_requests_total"));
+    // Without the setting, /metrics stays open (as the other tests use it).
+    let open = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(open.get("/metrics").await.status(), 200);
+}
