@@ -55,6 +55,9 @@ pub enum BenchCommand {
     },
     /// HTTP API against a running server: availability latency under load, holds per second.
     Api(super::bench_api::BenchApi),
+    /// WhatsApp: webhook acknowledgement under a steady delivery rate, and the time from a
+    /// guest's message to the reply handed to WhatsApp (in-process server, local Graph stand-in).
+    Whatsapp(super::bench_whatsapp::WhatsappBench),
 }
 
 /// Run a bench subcommand.
@@ -62,6 +65,7 @@ pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ical(args) => super::bench_ical::run(args).await,
         BenchCommand::Api(opts) => super::bench_api::run(opts).await,
+        BenchCommand::Whatsapp(opts) => super::bench_whatsapp::run(opts).await,
         BenchCommand::Jobs {
             backend,
             jobs,

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod bench;
 pub mod bench_api;
 pub mod bench_ical;
+pub mod bench_whatsapp;
 pub mod jobs;
 
 use clap::{Parser, Subcommand};
