@@ -19,7 +19,7 @@ use posada_assistant::{Intent, understand};
 use posada_domain::{Actor, Quote, ReservationCode, ReservationState, Stay};
 use posada_store::accommodations::{self, StoredAccommodation};
 use posada_store::assistant::{self as sessions, QueuedMessage, Session};
-use posada_store::conversations;
+use posada_store::conversations::{self, Direction, NewMessage};
 use posada_store::notifications::NewNotification;
 use posada_store::reservations::{self, Reservation};
 use serde::{Deserialize, Serialize};
@@ -166,15 +166,28 @@ pub async fn answer_up_to(state: &AppState, message_id: i64) -> anyhow::Result<u
 /// Answer one queued message. `false` when another job answered it meanwhile.
 async fn answer_one(state: &AppState, phone: &str, m: &QueuedMessage) -> anyhow::Result<bool> {
     let db = state.db();
-    let session = sessions::get(db, phone).await?.unwrap_or(Session {
-        phone: phone.to_string(),
-        profile_name: None,
-        state: String::new(),
-        enabled: true,
-        version: -1,
-    });
+    let session = match sessions::get(db, phone).await? {
+        Some(session) => session,
+        None => {
+            // The webhook makes the session with the message; this is only a safety net.
+            let mut uow = UnitOfWork::begin(state).await?;
+            let now = uow.now();
+            sessions::touch(uow.conn(), phone, None, now).await?;
+            uow.commit().await?;
+            return Ok(false);
+        }
+    };
     let memory: Memory = serde_json::from_str(&session.state).unwrap_or_default();
-    let decision = if rate_limited(state, phone, m).await? {
+    let with_person = !session.enabled || with_a_person(state, phone).await?;
+    let decision = if with_person {
+        // Switched off or handed off after this message was queued: a person answers it.
+        Decision {
+            outcome: "handed_off",
+            reply: None,
+            memory,
+            effect: Effect::HandOff(super::conversations::REASON_GUEST_MESSAGE),
+        }
+    } else if rate_limited(state, phone, m).await? {
         Decision {
             outcome: "rate_limited",
             reply: None,
@@ -271,6 +284,20 @@ async fn send(
     reply: &Reply,
 ) -> Result<(), AppError> {
     let data = reply.data();
+    // Kept with the conversation, so the owner reads what the assistant said.
+    let now = uow.now();
+    conversations::insert_message(
+        uow.conn(),
+        &NewMessage {
+            phone,
+            direction: Direction::Out,
+            wamid: None,
+            kind: "assistant",
+            body: &reply.body,
+            at: now,
+        },
+    )
+    .await?;
     uow.message(&NewNotification {
         reservation_id: None,
         audience: "guest",
@@ -282,6 +309,14 @@ async fn send(
     })
     .await?;
     Ok(())
+}
+
+/// Whether the conversation is with a person now (handed off, the state not lapsed).
+async fn with_a_person(state: &AppState, phone: &str) -> anyhow::Result<bool> {
+    let now = state.now();
+    Ok(conversations::get(state.db(), phone)
+        .await?
+        .is_some_and(|c| c.handed_off_at.is_some() && c.state_expires_at.is_none_or(|t| t > now)))
 }
 
 async fn rate_limited(state: &AppState, phone: &str, m: &QueuedMessage) -> anyhow::Result<bool> {
@@ -374,7 +409,7 @@ async fn decide(
     if let Some(choice) = m.choice.as_deref() {
         return Ok(chosen(state, phone, session, memory, choice).await?);
     }
-    if m.kind != "text" {
+    if !matches!(m.kind.as_str(), "text" | "button" | "list_reply") {
         return Ok(answer(
             "asked_for_text",
             Reply::text("Por ahora solo puedo leer mensajes de texto 🙈\n¿Me lo escribís?"),
@@ -414,28 +449,39 @@ async fn decide(
                 (None, Some(name)) if yes(&folded) => Some(name),
                 _ => None,
             };
-            if let Some(name) = name {
-                memory.talk.facts.name = Some(name.clone());
+            let Some(name) = name else {
+                if u.intent == Intent::Unknown || yes(&folded) {
+                    return Ok(answer(
+                        "asked_name",
+                        Reply::text(
+                            "¿A nombre de quién hago la reserva? Escribime nombre y apellido.",
+                        ),
+                        memory,
+                    ));
+                }
                 memory.offer = Offer::Nothing;
-                memory.misunderstood = 0;
-                return Ok(Decision {
-                    outcome: "hold_requested",
-                    reply: None,
-                    memory,
-                    effect: Effect::Hold(HoldRequest {
-                        accommodation: slug,
-                        check_in,
-                        check_out,
-                        guests,
-                        guest: GuestIn {
-                            name,
-                            email: None,
-                            phone: Some(format!("+{phone}")),
-                        },
-                        notes: Some("Reservada por WhatsApp con el asistente".into()),
-                    }),
-                });
-            }
+                return Box::pin(decide(state, phone, session, memory, m)).await;
+            };
+            memory.talk.facts.name = Some(name.clone());
+            memory.offer = Offer::Nothing;
+            memory.misunderstood = 0;
+            return Ok(Decision {
+                outcome: "hold_requested",
+                reply: None,
+                memory,
+                effect: Effect::Hold(HoldRequest {
+                    accommodation: slug,
+                    check_in,
+                    check_out,
+                    guests,
+                    guest: GuestIn {
+                        name,
+                        email: None,
+                        phone: Some(format!("+{phone}")),
+                    },
+                    notes: Some("Reservada por WhatsApp con el asistente".into()),
+                }),
+            });
         }
         Offer::Quote {
             slug,
@@ -1087,7 +1133,28 @@ fn bare_name(text: &str, intent: Intent) -> Option<String> {
             p.chars()
                 .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
         });
-    if !ok || yes(&fold(text)) {
+    let folded = fold(text);
+    let not_a_name = words(&folded).iter().any(|w| {
+        w.chars().count() < 2
+            || matches!(
+                *w,
+                "no" | "nop"
+                    | "nah"
+                    | "gracias"
+                    | "hola"
+                    | "chau"
+                    | "espera"
+                    | "despues"
+                    | "mejor"
+                    | "otro"
+                    | "otra"
+                    | "nada"
+                    | "cancelar"
+                    | "ninguno"
+                    | "ninguna"
+            )
+    });
+    if !ok || not_a_name || yes(&folded) {
         return None;
     }
     Some(
@@ -1315,6 +1382,8 @@ mod tests {
             Some("Laura Pérez")
         );
         assert_eq!(bare_name("sí", Intent::Unknown), None);
+        assert_eq!(bare_name("no", Intent::Unknown), None);
+        assert_eq!(bare_name("no, mejor otro", Intent::Unknown), None);
     }
 
     #[test]

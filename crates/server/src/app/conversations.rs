@@ -205,6 +205,7 @@ pub async fn receive(
             MessageContent::ButtonReply { id, .. } | MessageContent::ListReply { id, .. } => {
                 Some(id.as_str())
             }
+            MessageContent::TemplateButton { payload, .. } => payload.as_deref(),
             _ => None,
         };
         posada_store::assistant::touch(uow.conn(), phone, profile_name, now).await?;

@@ -275,6 +275,10 @@ on_both!(
     the_booking_name_can_be_changed,
     too_many_messages_a_minute_are_not_answered,
     long_and_odd_messages_are_answered_safely,
+    messages_arriving_together_are_answered_in_order,
+    a_message_queued_behind_a_hand_off_stays_with_the_person,
+    half_an_hour_of_silence_forgets_the_request,
+    saying_no_to_the_profile_name_asks_for_the_name,
 );
 
 async fn greeting_availability_booking_payment_link_and_payment_approved(backend: Backend) {
@@ -845,4 +849,122 @@ async fn long_and_odd_messages_are_answered_safely(backend: Backend) {
     let mut g = Guest::new(&f, GUEST_PHONE);
     let odd = "🏡\u{200d}🌲 ñ\u{0301}".repeat(1500);
     assert_eq!(g.says(&odd).await, [NOT_UNDERSTOOD]);
+}
+
+/// What the assistant said to `phone`, oldest first, as the owner reads it.
+async fn assistant_said(f: &Fixture, phone: &str) -> Vec<String> {
+    conversation(f, phone).await["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "assistant")
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn messages_arriving_together_are_answered_in_order(backend: Backend) {
+    let f = Fixture::start(backend).await;
+    unit(&f, "sinfoto", "Cabaña Sauce", 4, 30_000, false).await;
+    let (a, b) = (day(&f, 9), day(&f, 11));
+    let g = Guest::new(&f, GUEST_PHONE);
+    // Three deliveries before any job runs.
+    let burst = [
+        "hola".to_string(),
+        format!("del {} al {}", dm(a), dm(b)),
+        "somos 2".to_string(),
+    ];
+    for (i, text) in burst.iter().enumerate() {
+        g.deliver(
+            &format!("wamid.burst.{i}"),
+            json!({"type": "text", "text": {"body": text}}),
+        )
+        .await;
+    }
+    let mut g = g;
+    let mut received = g.replies().await;
+    let quote = quote_text(&f, "sinfoto", a, b, 2).await;
+    let expected = vec![
+        "¡Hola, Ana! 👋 ¿Para qué fechas querés venir?".to_string(),
+        "¿Cuántas personas son?".to_string(),
+        quote,
+    ];
+    // Answered (and written to the outbox) in the guest's order, once each; the deliveries
+    // themselves may overtake each other.
+    assert_eq!(assistant_said(&f, GUEST_PHONE).await, expected);
+    received.sort();
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(received, sorted);
+}
+
+async fn a_message_queued_behind_a_hand_off_stays_with_the_person(backend: Backend) {
+    let f = Fixture::start(backend).await;
+    let g = Guest::new(&f, GUEST_PHONE);
+    g.deliver(
+        "wamid.h.1",
+        json!({"type": "text", "text": {"body": "necesito hablar con una persona"}}),
+    )
+    .await;
+    g.deliver(
+        "wamid.h.2",
+        json!({"type": "text", "text": {"body": "hola?"}}),
+    )
+    .await;
+    let mut g = g;
+    assert_eq!(g.replies().await, [HANDOFF]);
+    let c = conversation(&f, GUEST_PHONE).await;
+    assert_eq!(c["handoff_reason"], "asked_for_person");
+    let outcomes: Vec<Value> = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "in")
+        .map(|m| m["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, [json!("handed_off"), json!("handed_off")]);
+}
+
+async fn half_an_hour_of_silence_forgets_the_request(backend: Backend) {
+    let f = Fixture::start(backend).await;
+    unit(&f, "sinfoto", "Cabaña Sauce", 4, 30_000, false).await;
+    let (a, b) = (day(&f, 9), day(&f, 11));
+    let mut g = Guest::new(&f, GUEST_PHONE);
+    // Written 40 minutes ago (WhatsApp's timestamp is when the guest sent it).
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(40)).timestamp();
+    let payload = posada_testkit::webhook_message(
+        "1234567890",
+        GUEST_PHONE,
+        "Ana Pérez",
+        "wamid.old",
+        json!({"type": "text", "text": {"body": format!("del {} al {}", dm(a), dm(b))}, "timestamp": old.to_string()}),
+    )
+    .to_string();
+    assert_eq!(f.whatsapp_webhook(&payload, WA_SECRET).await.status(), 200);
+    assert_eq!(g.replies().await, ["¡Hola, Ana! 👋 ¿Cuántas personas son?"]);
+    // The dates were forgotten: a new conversation that knows only the guests.
+    assert_eq!(
+        g.says("somos 2").await,
+        ["¡Hola, Ana! 👋 ¿Para qué fechas querés venir?"]
+    );
+}
+
+async fn saying_no_to_the_profile_name_asks_for_the_name(backend: Backend) {
+    let f = Fixture::start(backend).await;
+    unit(&f, "sinfoto", "Cabaña Sauce", 4, 30_000, false).await;
+    let (a, b) = (day(&f, 9), day(&f, 11));
+    let mut g = Guest::new(&f, GUEST_PHONE);
+    g.says(&format!("del {} al {} para 2", dm(a), dm(b))).await;
+    g.says("la reservo").await;
+    assert_eq!(
+        g.says("no").await,
+        ["¿A nombre de quién hago la reserva? Escribime nombre y apellido."]
+    );
+    // The hold's details, then its payment link.
+    let answers = g.says("Lucía Fernández").await;
+    assert_eq!(answers.len(), 2, "{answers:#?}");
+    assert!(
+        answers[0].starts_with("¡Hola, Lucía Fernández!"),
+        "{}",
+        answers[0]
+    );
 }
