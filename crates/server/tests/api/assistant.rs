@@ -279,6 +279,8 @@ on_both!(
     a_message_queued_behind_a_hand_off_stays_with_the_person,
     half_an_hour_of_silence_forgets_the_request,
     saying_no_to_the_profile_name_asks_for_the_name,
+    cancelling_mi_reserva_cancels_a_hold_and_hands_a_confirmed_stay_to_a_person,
+    questions_only_the_owner_can_answer_go_to_a_person,
 );
 
 async fn greeting_availability_booking_payment_link_and_payment_approved(backend: Backend) {
@@ -966,5 +968,62 @@ async fn saying_no_to_the_profile_name_asks_for_the_name(backend: Backend) {
         answers[0].starts_with("¡Hola, Lucía Fernández!"),
         "{}",
         answers[0]
+    );
+}
+
+async fn cancelling_mi_reserva_cancels_a_hold_and_hands_a_confirmed_stay_to_a_person(
+    backend: Backend,
+) {
+    let f = Fixture::start(backend).await;
+    unit(&f, "lago", "Cabaña del Lago", 4, 50_000, true).await;
+    let hold = f.hold("lago", 10, 3).await;
+    let mut g = Guest::new(&f, GUEST_PHONE);
+    g.replies().await;
+    let answer = g.says("quiero cancelar mi reserva").await;
+    assert_eq!(answer.len(), 1, "{answer:#?}");
+    assert!(
+        answer[0].contains(&format!("Tu reserva {} en Cabaña del Lago", hold.code)),
+        "{}",
+        answer[0]
+    );
+    assert_eq!(
+        f.reservation(hold.id).await.state,
+        ReservationState::Cancelled
+    );
+
+    let stay = f.hold("lago", 20, 2).await;
+    f.app.run_pending_jobs().await;
+    let stay = f.reservation(stay.id).await;
+    f.mp.set_payment("pay-c", &approved_for(&stay));
+    f.notify_payment("pay-c").await;
+    f.wait_state(stay.id, ReservationState::Confirmed).await;
+    g.replies().await;
+    assert_eq!(
+        g.says("quiero cancelar mi reserva").await,
+        [format!(
+            "Para cancelar la reserva {} ya confirmada te paso con una persona del equipo 🙌",
+            stay.code
+        )]
+    );
+    assert_eq!(
+        f.reservation(stay.id).await.state,
+        ReservationState::Confirmed
+    );
+    assert_eq!(
+        conversation(&f, GUEST_PHONE).await["handoff_reason"],
+        "owner_question"
+    );
+}
+
+async fn questions_only_the_owner_can_answer_go_to_a_person(backend: Backend) {
+    let f = Fixture::start(backend).await;
+    let mut g = Guest::new(&f, GUEST_PHONE);
+    assert_eq!(
+        g.says("aceptan mascotas?").await,
+        ["Esa consulta te la responde una persona del equipo: ya le aviso 🙌"]
+    );
+    assert_eq!(
+        conversation(&f, GUEST_PHONE).await["handoff_reason"],
+        "owner_question"
     );
 }
