@@ -25,6 +25,12 @@ pub const MAX_BUTTONS: usize = 3;
 pub const MAX_BUTTON_TITLE: usize = 20;
 /// Longest reply-button id, in characters.
 pub const MAX_BUTTON_ID: usize = 256;
+/// Most rows in an interactive list message.
+pub const MAX_LIST_ROWS: usize = 10;
+/// Longest list row title, in characters.
+pub const MAX_ROW_TITLE: usize = 24;
+/// Longest list row description, in characters.
+pub const MAX_ROW_DESCRIPTION: usize = 72;
 
 /// A failed send, classified for the notification job.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,6 +288,47 @@ impl WhatsAppClient {
             "type": "button",
             "body": {"text": body},
             "action": {"buttons": rendered},
+        });
+        self.send(to, "interactive", json!({"interactive": interactive}))
+            .await
+    }
+
+    /// Sends a text with a list of one to ten rows, each `(id, title, description)`, opened with
+    /// the `button` label; the guest's pick comes back as an `interactive.list_reply` carrying the id.
+    pub async fn send_list(
+        &self,
+        to: &str,
+        body: &str,
+        button: &str,
+        rows: &[(&str, &str, &str)],
+    ) -> Result<SentMessage, WhatsAppError> {
+        check_not_empty("list body", body)?;
+        check_len("list body", body, MAX_INTERACTIVE_BODY)?;
+        check_not_empty("list button", button)?;
+        check_len("list button", button, MAX_BUTTON_TITLE)?;
+        if rows.is_empty() || rows.len() > MAX_LIST_ROWS {
+            return Err(WhatsAppError::InvalidMessage(format!(
+                "{} list rows: between 1 and {MAX_LIST_ROWS} allowed",
+                rows.len()
+            )));
+        }
+        let mut rendered = Vec::with_capacity(rows.len());
+        for (id, title, description) in rows {
+            check_not_empty("row id", id)?;
+            check_not_empty("row title", title)?;
+            check_len("row id", id, MAX_BUTTON_ID)?;
+            check_len("row title", title, MAX_ROW_TITLE)?;
+            check_len("row description", description, MAX_ROW_DESCRIPTION)?;
+            let mut row = json!({"id": id, "title": title});
+            if !description.is_empty() {
+                row["description"] = json!(description);
+            }
+            rendered.push(row);
+        }
+        let interactive = json!({
+            "type": "list",
+            "body": {"text": body},
+            "action": {"button": button, "sections": [{"title": "Opciones", "rows": rendered}]},
         });
         self.send(to, "interactive", json!({"interactive": interactive}))
             .await

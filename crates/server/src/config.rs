@@ -147,6 +147,14 @@ pub struct Settings {
     /// 24 h window.
     #[serde(deserialize_with = "lenient::text")]
     pub whatsapp_template_language: String,
+    /// `ASSISTANT_ENABLED`: the WhatsApp guest assistant answers guests (only once WhatsApp is
+    /// configured); `false` hands every guest message to a person.
+    pub assistant_enabled: bool,
+    /// `ASSISTANT_SESSION_MINUTES`: what a guest said is forgotten after this much silence.
+    pub assistant_session_minutes: u32,
+    /// `ASSISTANT_MAX_MESSAGES_PER_MINUTE`: guest messages per phone per minute the assistant
+    /// answers; the rest are stored unanswered.
+    pub assistant_max_messages_per_minute: u32,
     /// `SMTP_HOST`: the SMTP server; unset = e-mail not configured.
     #[serde(default, deserialize_with = "lenient::optional")]
     pub smtp_host: Option<String>,
@@ -280,6 +288,9 @@ impl Default for Settings {
             whatsapp_graph_url: "https://graph.facebook.com".into(),
             whatsapp_api_version: "v21.0".into(),
             whatsapp_template_language: "es_AR".into(),
+            assistant_enabled: true,
+            assistant_session_minutes: 30,
+            assistant_max_messages_per_minute: 12,
             smtp_host: None,
             smtp_port: 587,
             smtp_security: "starttls".into(),
@@ -392,6 +403,9 @@ pub const SPECS: &[(&str, Kind)] = &[
     ("WHATSAPP_GRAPH_URL", Kind::Text),
     ("WHATSAPP_API_VERSION", Kind::Text),
     ("WHATSAPP_TEMPLATE_LANGUAGE", Kind::Text),
+    ("ASSISTANT_ENABLED", Kind::Bool),
+    ("ASSISTANT_SESSION_MINUTES", number(1, 1440)),
+    ("ASSISTANT_MAX_MESSAGES_PER_MINUTE", number(1, 1000)),
     ("SMTP_HOST", Kind::OptionalText),
     ("SMTP_PORT", number(1, U16)),
     ("SMTP_SECURITY", Kind::Text),

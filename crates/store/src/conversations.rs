@@ -158,6 +158,15 @@ pub async fn hand_off(
     Ok(())
 }
 
+/// Whether the conversation with `phone` is with a person at `now` (handed off, state not lapsed).
+pub async fn handed_off_in(conn: Conn<'_>, phone: &str, now: DateTime<Utc>) -> Result<bool> {
+    let found: Option<String> = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT phone FROM whatsapp_conversations WHERE phone = $1 AND handed_off_at IS NOT NULL
+            AND (state_expires_at IS NULL OR state_expires_at > $2)")
+        .bind(phone).bind(now).fetch_optional(&mut *c).await)?;
+    Ok(found.is_some())
+}
+
 /// The owner answered at `at`: nothing waits any more. `false` when there is no such conversation.
 pub async fn record_reply(conn: Conn<'_>, phone: &str, at: DateTime<Utc>) -> Result<bool> {
     let changed = on_conn!(conn, c => sqlx::query(

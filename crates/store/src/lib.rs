@@ -8,6 +8,7 @@
 //! surfaces as [`StoreError::Overlap`].
 
 pub mod accommodations;
+pub mod assistant;
 pub mod blocks;
 pub mod conversations;
 pub mod feeds;
@@ -59,6 +60,12 @@ pub static MIGRATIONS: MigrationSet = MigrationSet {
             name: "lean indexes",
             sqlite: include_str!("migrations/0006_lean_indexes.sqlite.sql"),
             postgres: include_str!("migrations/0006_lean_indexes.postgres.sql"),
+        },
+        Migration {
+            version: 7,
+            name: "assistant",
+            sqlite: include_str!("migrations/0007_assistant.sqlite.sql"),
+            postgres: include_str!("migrations/0007_assistant.postgres.sql"),
         },
     ],
 };

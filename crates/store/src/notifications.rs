@@ -83,6 +83,16 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Notification>> {
     )
 }
 
+/// The notification the provider knows as `provider_message_id` (WhatsApp's wamid).
+pub async fn by_provider_message_id(
+    db: &Db,
+    provider_message_id: &str,
+) -> Result<Option<Notification>> {
+    Ok(
+        on_db!(db, p => sqlx::query_as(&format!("SELECT {COLUMNS} FROM notifications WHERE provider_message_id = $1")).bind(provider_message_id).fetch_optional(p).await)?,
+    )
+}
+
 /// Notifications about a reservation, oldest first.
 pub async fn for_reservation(db: &Db, reservation_id: i64) -> Result<Vec<Notification>> {
     Ok(

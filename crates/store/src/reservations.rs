@@ -454,6 +454,17 @@ pub async fn list(db: &Db, f: &ListFilter) -> Result<(Vec<Reservation>, i64)> {
     ))
 }
 
+/// The reservations of guest phone `phone` (digits) whose stay ends after `from`, soonest first
+/// (at most 10).
+pub async fn of_guest_phone(db: &Db, phone: &str, from: NaiveDate) -> Result<Vec<Reservation>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM reservations WHERE guest_phone = $1 AND check_out > $2 ORDER BY check_in, id LIMIT 10"
+    );
+    let rows: Vec<Row> =
+        on_db!(db, p => sqlx::query_as(&sql).bind(phone).bind(from).fetch_all(p).await)?;
+    rows.into_iter().map(Reservation::try_from).collect()
+}
+
 /// Holds whose expiry has passed (for the safety-net sweep).
 pub async fn overdue_holds(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
     Ok(

@@ -28,11 +28,13 @@ use posada_store::conversations::{self, Direction, Message, NewMessage};
 use posada_store::notifications::NewNotification;
 use posada_store::reservations::{self, Reservation};
 
+use super::assistant;
 use super::booking;
 use super::error::AppError;
 use super::events::Event;
 use super::outbox;
 use super::uow::UnitOfWork;
+use crate::jobs::assistant_reply::AssistantReply;
 use crate::jobs::create_payment_link::CreatePaymentLink;
 use crate::jobs::guest_button_reply::GuestButtonReply;
 use crate::state::AppState;
@@ -163,6 +165,7 @@ pub fn describe(content: &MessageContent) -> Described {
 pub async fn receive(
     uow: &mut UnitOfWork<'_>,
     phone: &str,
+    profile_name: Option<&str>,
     wamid: &str,
     content: &MessageContent,
     at: DateTime<Utc>,
@@ -197,6 +200,23 @@ pub async fn receive(
         return Ok(false);
     }
     let now = uow.now();
+    if assistant::answers(uow, phone, now).await? {
+        let choice = match content {
+            MessageContent::ButtonReply { id, .. } | MessageContent::ListReply { id, .. } => {
+                Some(id.as_str())
+            }
+            MessageContent::TemplateButton { payload, .. } => payload.as_deref(),
+            _ => None,
+        };
+        posada_store::assistant::touch(uow.conn(), phone, profile_name, now).await?;
+        posada_store::assistant::queue_message(uow.conn(), id, choice).await?;
+        uow.enqueue(&AssistantReply { message_id: id })?;
+        uow.changed(Event::ConversationChanged {
+            phone: phone.to_string(),
+        });
+        tracing::info!(guest.phone = %mask_phone(phone), message.id = id, message.kind = %d.kind, "guest message queued for the assistant");
+        return Ok(false);
+    }
     conversations::hand_off(uow.conn(), phone, REASON_GUEST_MESSAGE, at, now).await?;
     uow.changed(Event::ConversationChanged {
         phone: phone.to_string(),
@@ -519,7 +539,7 @@ pub async fn record_delivery(
             .await?;
     }
     let mut messages = 0;
-    for (_, message) in payload.messages() {
+    for (value, message) in payload.messages() {
         let (Some(wamid), Some(from)) = (message.id.as_deref(), message.from.as_deref()) else {
             continue;
         };
@@ -538,7 +558,8 @@ pub async fn record_delivery(
             continue;
         }
         conversations::record_inbound(uow.conn(), &digits, at, now).await?;
-        receive(&mut uow, &digits, wamid, &message.content, at).await?;
+        let profile_name = value.contact_name(from);
+        receive(&mut uow, &digits, profile_name, wamid, &message.content, at).await?;
     }
     uow.commit().await?;
     Ok((statuses, messages))

@@ -13,11 +13,13 @@
 //! - [`accommodations`]: the catalogue and prices.
 //! - [`payments`]: payment links and payment notifications.
 //! - [`conversations`]: guest WhatsApp messages and the owner's answers.
+//! - [`assistant`]: the WhatsApp guest assistant's answers.
 //! - [`channels`]: channel feeds (iCal import and export).
 //! - [`alerts`]: the owner's alerts, daily report and housekeeping.
 
 pub mod accommodations;
 pub mod alerts;
+pub mod assistant;
 pub mod blocks;
 pub mod booking;
 pub mod catalog;

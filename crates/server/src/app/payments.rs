@@ -389,7 +389,22 @@ async fn act(
             tracing::warn!(payment.id = %payment.id, payment.status = payment.status.as_str(), "payment reversed; owner alerted");
             Ok(())
         }
-        // pending, authorized, in_process, in_mediation: wait for the next status.
+        PaymentStatus::Pending | PaymentStatus::InProcess => {
+            // Tell the guest it is on its way (once per payment); the next status decides.
+            let Some(r) = reservation.filter(|r| r.state == ReservationState::PreReserved) else {
+                return Ok(());
+            };
+            let acc = accommodations::get(state.db(), r.accommodation_id)
+                .await?
+                .ok_or(AppError::NotFound("accommodation"))?;
+            let mut uow = UnitOfWork::begin(state).await?;
+            uow.message_guest(&r, &acc, "payment_pending", &payment_data(payment, None))
+                .await?;
+            uow.commit().await?;
+            tracing::info!(reservation.code = %r.code, payment.id = %payment.id, "payment pending; guest told");
+            Ok(())
+        }
+        // authorized, in_mediation: wait for the next status.
         _ => Ok(()),
     }
 }

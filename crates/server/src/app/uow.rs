@@ -73,6 +73,11 @@ impl<'s> UnitOfWork<'s> {
         self.tx.conn()
     }
 
+    /// The application state the unit works on.
+    pub fn state(&self) -> &'s AppState {
+        self.state
+    }
+
     /// The settings (owner's contacts, time zone, …).
     pub fn settings(&self) -> &'s crate::config::Settings {
         self.state.settings()

@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use posada_store::conversations::{
     self, Conversation, ConversationFilter, ConversationSummary, Message,
 };
@@ -28,6 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/conversations/{phone}", get(detail))
         .route("/api/v1/admin/conversations/{phone}/reply", post(reply))
         .route("/api/v1/admin/conversations/{phone}/resolve", post(resolve))
+        .route(
+            "/api/v1/admin/conversations/{phone}/assistant",
+            put(switch_assistant),
+        )
 }
 
 /// The digits of a phone in a path, or 404.
@@ -215,4 +219,27 @@ async fn resolve(
         return Err(Problem::not_found("conversation"));
     }
     Ok(Json(view(&state, &phone, 100).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssistantIn {
+    enabled: bool,
+}
+
+/// `PUT /api/v1/admin/conversations/{phone}/assistant`
+async fn switch_assistant(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(phone): Path<String>,
+    Json(input): Json<AssistantIn>,
+) -> Result<Json<Value>, Problem> {
+    let phone = phone_param(&phone)?;
+    crate::app::assistant::set_enabled(&state, &phone, input.enabled).await?;
+    let active = crate::app::assistant::active_for(&state, &phone).await?;
+    Ok(Json(json!({
+        "phone": phone,
+        "enabled": input.enabled,
+        "active": active,
+    })))
 }

@@ -2,6 +2,7 @@
 //! `run`, which calls the application core. Also the engine set-up for a node.
 
 pub mod alert_check;
+pub mod assistant_reply;
 pub mod checkin_reminder;
 pub mod cleanup;
 pub mod complete_stay;
@@ -38,6 +39,7 @@ pub fn register(engine: Engine<AppState>, state: &AppState) -> anyhow::Result<En
         .register::<create_payment_link::CreatePaymentLink>()
         .register::<process_payment::ProcessPayment>()
         .register::<guest_button_reply::GuestButtonReply>()
+        .register::<assistant_reply::AssistantReply>()
         .register::<sync_feed::SyncFeed>()
         .register::<sync_all_feeds::SyncAllFeeds>()
         .periodic(PeriodicTask::every(

@@ -18,7 +18,7 @@ use crate::notify::templates::RenderedMessage;
 use crate::state::AppState;
 
 /// Templates sent with the accommodation's primary photo (caption = the message).
-const WITH_PHOTO: &[&str] = &["hold_created", "stay_confirmed"];
+const WITH_PHOTO: &[&str] = &["hold_created", "stay_confirmed", "assistant_reply"];
 
 /// What happened to a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +295,28 @@ async fn send_free_form(
         && fits(posada_integrations::whatsapp::MAX_CAPTION)
     {
         return client.send_image(to, photo, Some(body)).await;
+    }
+    if let Some(options) = data.get("options").and_then(Value::as_array)
+        && !options.is_empty()
+        && fits(posada_integrations::whatsapp::MAX_INTERACTIVE_BODY)
+    {
+        let field = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let rows: Vec<(String, String, String)> = options
+            .iter()
+            .map(|o| (field(o, "id"), field(o, "title"), field(o, "description")))
+            .collect();
+        if rows.len() <= posada_integrations::whatsapp::MAX_BUTTONS {
+            let buttons: Vec<(&str, &str)> = rows
+                .iter()
+                .map(|(id, title, _)| (id.as_str(), title.as_str()))
+                .collect();
+            return client.send_buttons(to, body, &buttons).await;
+        }
+        let rows: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|(id, title, description)| (id.as_str(), title.as_str(), description.as_str()))
+            .collect();
+        return client.send_list(to, body, "Ver opciones", &rows).await;
     }
     if n.template == "hold_reminder"
         && fits(posada_integrations::whatsapp::MAX_INTERACTIVE_BODY)

@@ -48,6 +48,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../templates/messages/stay_confirmed.jinja"),
     ),
     (
+        "payment_pending",
+        include_str!("../../templates/messages/payment_pending.jinja"),
+    ),
+    (
+        "assistant_reply",
+        include_str!("../../templates/messages/assistant_reply.jinja"),
+    ),
+    (
         "payment_rejected",
         include_str!("../../templates/messages/payment_rejected.jinja"),
     ),
@@ -327,8 +335,16 @@ mod tests {
         let r = Renderer::default();
         // The owner's report and alerts carry their own subject and text (rendered by the report
         // and alert jobs); every other template is about a reservation.
-        let pass_through = ["owner_daily_report", "owner_alert"];
-        for name in pass_through {
+        let pass_through = ["owner_daily_report", "owner_alert", "assistant_reply"];
+        let m = r
+            .render(
+                "assistant_reply",
+                &serde_json::json!({"body": "¿Cuántas personas son?"}),
+            )
+            .unwrap();
+        assert_eq!(m.whatsapp, "¿Cuántas personas son?");
+        assert_eq!(m.whatsapp_params, ["¿Cuántas personas son?"]);
+        for name in &pass_through[..2] {
             let m = r
                 .render(
                     name,

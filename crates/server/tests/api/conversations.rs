@@ -2,7 +2,7 @@
 //! message hands the conversation to a person, the owner reads and answers it through the admin
 //! API (only inside the 24 h window), an unanswered conversation alerts the owner once, the
 //! cleanup lets a lapsed state go, and the hold reminder's buttons cancel the hold or send the
-//! payment link again — only for the guest's own hold.
+//! payment link again — only for the guest's own hold. The guest assistant is switched off here.
 
 use std::time::Duration;
 
@@ -19,6 +19,12 @@ const OTHER_PHONE: &str = "5493415550000";
 async fn json_of(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// These tests are about the hand-off itself: the assistant is off, so every guest message goes
+/// to a person (the assistant's own hand-offs are in `assistant.rs`).
+fn no_assistant(s: &mut posada_server::config::Settings) {
+    s.assistant_enabled = false;
 }
 
 /// Unix seconds `ago` before now, as WhatsApp's `timestamp`.
@@ -168,6 +174,7 @@ async fn the_owner_answers_and_resolves_from_the_dashboard(backend: Backend) {
     let hash = posada_server::http::dashboard::hash_password(DASHBOARD_PASSWORD).unwrap();
     let f = Fixture::start_with(backend, |s| {
         s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+        no_assistant(s);
     })
     .await;
     text_from(
@@ -275,7 +282,7 @@ async fn the_owner_answers_and_resolves_from_the_dashboard(backend: Backend) {
 }
 
 async fn a_guest_message_waits_for_a_person_who_reads_and_answers_it(backend: Backend) {
-    let f = Fixture::start(backend).await;
+    let f = Fixture::start_with(backend, no_assistant).await;
     text_from(
         &f,
         GUEST_PHONE,
@@ -422,7 +429,7 @@ async fn a_guest_message_waits_for_a_person_who_reads_and_answers_it(backend: Ba
 }
 
 async fn an_hour_unanswered_alerts_the_owner_once_and_the_reply_clears_it(backend: Backend) {
-    let f = Fixture::start(backend).await;
+    let f = Fixture::start_with(backend, no_assistant).await;
     text_from(
         &f,
         GUEST_PHONE,
@@ -482,7 +489,7 @@ async fn an_hour_unanswered_alerts_the_owner_once_and_the_reply_clears_it(backen
 }
 
 async fn after_a_day_the_window_is_closed_and_the_cleanup_lets_the_state_go(backend: Backend) {
-    let f = Fixture::start(backend).await;
+    let f = Fixture::start_with(backend, no_assistant).await;
     text_from(
         &f,
         GUEST_PHONE,
@@ -528,7 +535,7 @@ async fn after_a_day_the_window_is_closed_and_the_cleanup_lets_the_state_go(back
 }
 
 async fn the_cancel_button_cancels_only_the_guests_own_hold(backend: Backend) {
-    let f = Fixture::start(backend).await;
+    let f = Fixture::start_with(backend, no_assistant).await;
     f.accommodation("lago", 5_000_000).await;
     let r = f.hold("lago", 20, 2).await;
     let cancel = format!("cancel:{}", r.code);
@@ -586,7 +593,7 @@ async fn the_cancel_button_cancels_only_the_guests_own_hold(backend: Backend) {
 }
 
 async fn the_pay_button_sends_the_payment_link_again(backend: Backend) {
-    let f = Fixture::start(backend).await;
+    let f = Fixture::start_with(backend, no_assistant).await;
     f.accommodation("lago", 5_000_000).await;
     let r = f.hold("lago", 20, 2).await;
     let link = f.payment_link(r.id).await;

@@ -477,7 +477,12 @@ async fn a_late_payment_for_taken_nights_tells_the_owner_to_refund(backend: Back
 }
 
 async fn an_unanswered_conversation_alerts_the_owner(backend: Backend) {
-    let f = start(backend).await;
+    // The assistant off: the guest's message goes straight to a person.
+    let f = Fixture::start_with(backend, |s| {
+        s.owner_phone = Some(OWNER_PHONE.into());
+        s.assistant_enabled = false;
+    })
+    .await;
     text_from(
         &f,
         GUEST_PHONE,

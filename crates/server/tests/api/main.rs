@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod assistant;
 mod auth;
 mod cli;
 mod connections;

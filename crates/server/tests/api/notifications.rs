@@ -87,8 +87,13 @@ async fn outside_the_window_whatsapp_uses_the_approved_template(backend: Backend
 }
 
 async fn closed_window_error_falls_back_to_the_template(backend: Backend) {
-    // Quiet: the payment link's WhatsApp message would race the hold's for the one failure.
-    let f = Fixture::start_with(backend, quiet).await;
+    // Quiet: the payment link's WhatsApp message would race the hold's for the one failure; so
+    // would the guest assistant's answer to the guest's message.
+    let f = Fixture::start_with(backend, |s| {
+        quiet(s);
+        s.assistant_enabled = false;
+    })
+    .await;
     f.guest_writes(GUEST_PHONE, "wamid.in-2").await;
     f.wa.fail_next(FakeGraphError::outside_window());
     f.accommodation("lago", 5_000_000).await;
