@@ -210,8 +210,11 @@ impl<S: Clone + Send + Sync + 'static> Engine<S> {
         })
     }
 
-    /// Register [`crate::bench::NoopBenchJob`], whatever this engine's state type, so a
-    /// `posada worker` process can drain a benchmark's jobs.
+    /// Register [`crate::bench::NoopBenchJob`], whatever this engine's state type.
+    ///
+    /// Kept only until the server stops registering the bench kind on its production engine
+    /// (issue 11): worker processes that drain a benchmark run [`crate::bench::work`], which
+    /// starts an engine of its own. Do not call it in new code.
     pub fn register_bench_jobs(self) -> Self {
         self.register_raw(crate::bench::kind::<S>())
     }
