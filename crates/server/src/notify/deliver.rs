@@ -241,8 +241,6 @@ async fn check_breaker(
     Ok(None)
 }
 
-/// Digits of a phone number, the form WhatsApp ids take.
-
 /// Send a WhatsApp message: free-form (photo, buttons or text) within 24 h of the recipient's last
 /// message, the approved template otherwise or when WhatsApp says the window is closed (131047).
 async fn send_whatsapp(
