@@ -210,15 +210,6 @@ impl<S: Clone + Send + Sync + 'static> Engine<S> {
         })
     }
 
-    /// Register [`crate::bench::NoopBenchJob`], whatever this engine's state type.
-    ///
-    /// Kept only until the server stops registering the bench kind on its production engine
-    /// (issue 11): worker processes that drain a benchmark run [`crate::bench::work`], which
-    /// starts an engine of its own. Do not call it in new code.
-    pub fn register_bench_jobs(self) -> Self {
-        self.register_raw(crate::bench::kind::<S>())
-    }
-
     pub(crate) fn register_raw(mut self, kind: Kind<S>) -> Self {
         self.kinds.insert(kind.name, kind);
         self
