@@ -2,9 +2,10 @@
 //! rate of no-op jobs, and enqueue-to-start latency measured one job at a time into an idle
 //! engine.
 //!
-//! [`NoopBenchJob`] is an ordinary job kind (queue `default`) that any engine can register with
-//! [`crate::Engine::register_bench_jobs`], so a separate `posada worker` process can drain what
-//! `--phase enqueue` inserted.
+//! [`NoopBenchJob`] (queue `default`) runs only on engines the benchmark starts for itself: a
+//! production engine never registers it, so its workers never claim bench jobs. To drain what
+//! `--phase enqueue` inserted from other processes, run [`work`] there (an engine with the bench
+//! kind alone).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,7 +84,8 @@ pub enum BenchPhase {
     All,
     /// Only insert (batch, then single) and leave the jobs for workers.
     Enqueue,
-    /// Drain the bench jobs present, then measure latency.
+    /// Drain the bench jobs present (with any [`work`] processes on the same database), then
+    /// measure latency.
     Drain,
 }
 
@@ -169,27 +171,22 @@ pub async fn run(db: Db, opts: BenchOptions) -> Result<BenchReport, JobsError> {
         report.insert_single_per_s = Some(rate(singles, started.elapsed()));
     }
     if matches!(opts.phase, BenchPhase::All | BenchPhase::Drain) {
-        let waiting: i64 = jobs
-            .admin()
-            .stats()
-            .await?
-            .into_iter()
-            .filter(|r| r.kind == NoopBenchJob::KIND && r.state.is_live())
-            .map(|r| r.count)
-            .sum();
-        let config = EngineConfig {
-            queues: vec![(NoopBenchJob::QUEUE.to_string(), opts.concurrency.max(1))],
-            enable_scheduler: false,
-            ..EngineConfig::default()
-        };
+        let waiting = live_bench_jobs(&jobs).await?;
         let started = Instant::now();
-        let engine = crate::Engine::new(jobs.clone(), (), config)
-            .register_bench_jobs()
-            .start()
-            .await?;
+        let engine = bench_engine(jobs.clone(), opts.concurrency).start().await?;
         let target = u64::try_from(waiting).unwrap_or(0);
+        let mut polls: u32 = 0;
         while engine.completed_count() < target {
             tokio::time::sleep(Duration::from_micros(500)).await;
+            // With `work` processes on the same database this engine runs only part of the
+            // jobs: the drain is over when none is left (checked about every 50 ms).
+            polls += 1;
+            if opts.phase == BenchPhase::Drain
+                && polls.is_multiple_of(100)
+                && live_bench_jobs(&jobs).await? == 0
+            {
+                break;
+            }
         }
         report.drain_per_s = Some(rate(target, started.elapsed()));
         if opts.phase == BenchPhase::Drain {
@@ -223,6 +220,47 @@ pub async fn run(db: Db, opts: BenchOptions) -> Result<BenchReport, JobsError> {
         }
     }
     Ok(report)
+}
+
+/// Bench jobs not finished yet (waiting or running).
+async fn live_bench_jobs(jobs: &Jobs) -> Result<i64, JobsError> {
+    Ok(jobs
+        .admin()
+        .stats()
+        .await?
+        .into_iter()
+        .filter(|r| r.kind == NoopBenchJob::KIND && r.state.is_live())
+        .map(|r| r.count)
+        .sum())
+}
+
+/// An engine that knows the bench kind and nothing else: `concurrency` workers, no scheduler.
+fn bench_engine(jobs: Jobs, concurrency: usize) -> crate::Engine<()> {
+    let config = EngineConfig {
+        queues: vec![(NoopBenchJob::QUEUE.to_string(), concurrency.max(1))],
+        enable_scheduler: false,
+        ..EngineConfig::default()
+    };
+    crate::Engine::new(jobs, (), config).register_raw(kind::<()>())
+}
+
+/// Run the bench jobs waiting in `db` on an engine of this process's own (the bench kind alone,
+/// `concurrency` workers, no scheduler) until none is left, for worker processes that drain
+/// what `--phase enqueue` inserted alongside `--phase drain` (whose drain rate then counts every
+/// process's jobs). Returns how many this process ran.
+pub async fn work(db: Db, concurrency: usize) -> Result<u64, JobsError> {
+    let jobs = Jobs::new(db);
+    let engine = bench_engine(jobs.clone(), concurrency).start().await?;
+    loop {
+        let live = live_bench_jobs(&jobs).await?;
+        if live == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ran = engine.completed_count();
+    engine.shutdown().await;
+    Ok(ran)
 }
 
 fn rate(n: u64, took: Duration) -> f64 {

@@ -340,10 +340,7 @@ impl Jobs {
     /// Cancel the live jobs (available, scheduled or retryable; not running) with unique key
     /// `key`, inside the caller's transaction. Returns how many were cancelled.
     pub async fn cancel_by_key(&self, conn: Conn<'_>, key: &str) -> Result<u64, JobsError> {
-        Ok(match conn {
-            Conn::Sqlite(c) => sqlite::cancel_by_key(c, key).await?,
-            Conn::Postgres(c) => pg::cancel_by_key(c, key).await?,
-        })
+        Ok(crate::store::cancel_by_key(conn, key).await?)
     }
 
     /// Cancel one job that has not finished (a running attempt's result is then ignored).

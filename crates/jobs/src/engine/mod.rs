@@ -210,12 +210,6 @@ impl<S: Clone + Send + Sync + 'static> Engine<S> {
         })
     }
 
-    /// Register [`crate::bench::NoopBenchJob`], whatever this engine's state type, so a
-    /// `posada worker` process can drain a benchmark's jobs.
-    pub fn register_bench_jobs(self) -> Self {
-        self.register_raw(crate::bench::kind::<S>())
-    }
-
     pub(crate) fn register_raw(mut self, kind: Kind<S>) -> Self {
         self.kinds.insert(kind.name, kind);
         self

@@ -1,4 +1,5 @@
-//! Every SQL statement of the engine, behind one interface with a module per dialect.
+//! Every SQL statement of the engine, behind one interface: what both dialects write alike
+//! once in `shared`, what really differs in a module per dialect.
 //!
 //! The engine's hot path is a handful of statements, each one round trip: claim a batch
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`
@@ -7,21 +8,23 @@
 //! never overwrite the work of the attempt that replaced it.
 
 pub(crate) mod pg;
+mod shared;
 pub(crate) mod sqlite;
+
+pub(crate) use shared::{Dialect, cancel_by_key};
 
 use chrono::{DateTime, Utc};
 use posada_db::Db;
 use sqlx::PgPool;
 
 use crate::JobsError;
-use crate::admin::{CountRow, JobDetail, JobSummary, ListFilter, Page, PeriodicTaskInfo};
 use crate::job::NewJob;
 
 /// Name of the PostgreSQL notification channel; the payload is the queue name.
 pub(crate) const NOTIFY_CHANNEL: &str = "posada_jobs";
 
-/// A job claimed for one attempt.
-#[derive(Debug, Clone)]
+/// A job claimed for one attempt (its columns as the claim statements return them).
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct Claimed {
     pub id: i64,
     pub kind: String,
@@ -31,6 +34,8 @@ pub(crate) struct Claimed {
     pub max_attempts: i32,
     pub trace_id: Option<String>,
     pub unique_key: Option<String>,
+    /// The attempt's token (the claim's, not a column).
+    #[sqlx(skip)]
     pub token: i64,
 }
 
@@ -209,27 +214,6 @@ impl Store {
         }
     }
 
-    pub async fn prune(
-        &self,
-        completed_before: DateTime<Utc>,
-        discarded_before: DateTime<Utc>,
-    ) -> Result<u64, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::prune(p, completed_before, discarded_before).await,
-            Store::Postgres { fast, .. } => {
-                pg::prune(fast, completed_before, discarded_before).await
-            }
-        }
-    }
-
-    /// Live jobs by (queue, state).
-    pub async fn queue_depths(&self) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::queue_depths(p).await,
-            Store::Postgres { fast, .. } => pg::queue_depths(fast).await,
-        }
-    }
-
     /// Record this node's heartbeat; whether another live node runs workers.
     pub async fn node_heartbeat(
         &self,
@@ -246,156 +230,6 @@ impl Store {
             Store::Postgres { fast, .. } => {
                 pg::node_heartbeat(fast, node, started_at, queues, scheduler, alive).await
             }
-        }
-    }
-
-    // ---- periodic tasks (durable writes: the caller's pool) ----
-
-    pub async fn periodic_register(
-        &self,
-        name: &str,
-        schedule: &str,
-        tz: &str,
-        kind: &str,
-        initial_slot: Option<DateTime<Utc>>,
-        next_run: Option<DateTime<Utc>>,
-    ) -> Result<(), sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => {
-                sqlite::periodic_register(p, name, schedule, tz, kind, initial_slot, next_run).await
-            }
-            Store::Postgres { main, .. } => {
-                pg::periodic_register(main, name, schedule, tz, kind, initial_slot, next_run).await
-            }
-        }
-    }
-
-    pub async fn periodic_rows(&self) -> Result<Vec<PeriodicRow>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::periodic_rows(p).await,
-            Store::Postgres { main, .. } => pg::periodic_rows(main).await,
-        }
-    }
-
-    /// Advance `last_slot` to `fire.slot` if it is behind (compare-and-set) and, in the same
-    /// transaction, enqueue the slot's job. Returns `Some(job id or None)` when this node won.
-    pub async fn periodic_fire(
-        &self,
-        fire: SlotFire<'_>,
-    ) -> Result<Option<Option<i64>>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::periodic_fire(p, fire).await,
-            Store::Postgres { main, .. } => pg::periodic_fire(main, fire).await,
-        }
-    }
-
-    /// Take a run-now request (compare-and-set on its time) and enqueue the job.
-    pub async fn periodic_take_run_now(
-        &self,
-        name: &str,
-        requested_at: DateTime<Utc>,
-        job: NewJob,
-    ) -> Result<Option<Option<i64>>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::periodic_take_run_now(p, name, requested_at, job).await,
-            Store::Postgres { main, .. } => {
-                pg::periodic_take_run_now(main, name, requested_at, job).await
-            }
-        }
-    }
-
-    pub async fn periodic_record_run(
-        &self,
-        name: &str,
-        finished_at: DateTime<Utc>,
-        duration_ms: i64,
-        error: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => {
-                sqlite::periodic_record_run(p, name, finished_at, duration_ms, error).await
-            }
-            Store::Postgres { fast, .. } => {
-                pg::periodic_record_run(fast, name, finished_at, duration_ms, error).await
-            }
-        }
-    }
-
-    // ---- admin ----
-
-    pub async fn stats(&self) -> Result<Vec<CountRow>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::stats(p).await,
-            Store::Postgres { main, .. } => pg::stats(main).await,
-        }
-    }
-
-    pub async fn list(
-        &self,
-        filter: &ListFilter,
-        page: &Page,
-    ) -> Result<Vec<JobSummary>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::list(p, filter, page).await,
-            Store::Postgres { main, .. } => pg::list(main, filter, page).await,
-        }
-    }
-
-    pub async fn get(&self, id: i64) -> Result<Option<JobDetail>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::get(p, id).await,
-            Store::Postgres { main, .. } => pg::get(main, id).await,
-        }
-    }
-
-    /// Make a finished or waiting job available now. `Ok(None)` when the job cannot be retried
-    /// (missing or running); `Err` with a unique violation when its key is live elsewhere.
-    pub async fn retry(&self, id: i64) -> Result<Option<String>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::retry(p, id).await,
-            Store::Postgres { main, .. } => pg::retry(main, id).await,
-        }
-    }
-
-    pub async fn cancel(&self, id: i64) -> Result<bool, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::cancel(p, id).await,
-            Store::Postgres { main, .. } => pg::cancel(main, id).await,
-        }
-    }
-
-    pub async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::set_queue_paused(p, queue, paused).await,
-            Store::Postgres { main, .. } => pg::set_queue_paused(main, queue, paused).await,
-        }
-    }
-
-    pub async fn paused_queues(&self) -> Result<Vec<String>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::paused_queues(p).await,
-            Store::Postgres { main, .. } => pg::paused_queues(main).await,
-        }
-    }
-
-    pub async fn periodic_list(&self) -> Result<Vec<PeriodicTaskInfo>, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::periodic_list(p).await,
-            Store::Postgres { main, .. } => pg::periodic_list(main).await,
-        }
-    }
-
-    pub async fn periodic_set_paused(&self, name: &str, paused: bool) -> Result<bool, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::periodic_set_paused(p, name, paused).await,
-            Store::Postgres { main, .. } => pg::periodic_set_paused(main, name, paused).await,
-        }
-    }
-
-    pub async fn periodic_request_run_now(&self, name: &str) -> Result<bool, sqlx::Error> {
-        match self {
-            Store::Sqlite(p) => sqlite::periodic_request_run_now(p, name).await,
-            Store::Postgres { main, .. } => pg::periodic_request_run_now(main, name).await,
         }
     }
 }

@@ -1,17 +1,14 @@
 //! PostgreSQL statements: `FOR UPDATE SKIP LOCKED` claims, `UNNEST` batches, and `pg_notify`
 //! sent from inside the statement that makes a job available (so it is delivered at commit).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgConnection, PgPool};
 
-use super::{Claimed, Failure, PeriodicRow, Release, Rescued, SlotFire, Staged};
-use crate::admin::{
-    CountRow, JobDetail, JobError, JobState, JobSummary, ListFilter, Page, PeriodicTaskInfo,
-};
+use super::Dialect;
+use super::{Claimed, Failure, Release, Rescued, Staged};
 use crate::job::NewJob;
 
 /// The engine's own small pool: same server and credentials, `synchronous_commit = off`.
@@ -116,18 +113,6 @@ pub(crate) async fn insert_many(
     Ok(inserted as u64)
 }
 
-/// Cancel live, not running jobs with `key`.
-pub(crate) async fn cancel_by_key(conn: &mut PgConnection, key: &str) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE jobs SET state = 'cancelled', finished_at = clock_timestamp()
-         WHERE unique_key = $1 AND state IN ('available', 'scheduled', 'retryable')",
-    )
-    .bind(key)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
-}
-
 const CLAIM: &str = "WITH picked AS (
     SELECT id FROM jobs
     WHERE state = 'available' AND queue = $1 AND kind = ANY($2)
@@ -139,7 +124,7 @@ const CLAIM: &str = "WITH picked AS (
 UPDATE jobs j SET state = 'running', attempt = j.attempt + 1, attempt_token = $4, node_id = $5,
     attempted_at = clock_timestamp(), lease_expires_at = clock_timestamp() + make_interval(secs => $6)
 FROM picked WHERE j.id = picked.id
-RETURNING j.id, j.kind, j.args::text, j.priority, j.attempt, j.max_attempts, j.trace_id, j.unique_key";
+RETURNING j.id, j.kind, j.args::text AS args, j.priority, j.attempt, j.max_attempts, j.trace_id, j.unique_key";
 
 pub(crate) async fn claim(
     pool: &PgPool,
@@ -150,7 +135,7 @@ pub(crate) async fn claim(
     node: &str,
     lease: Duration,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    let rows = sqlx::query(CLAIM)
+    let mut claimed: Vec<Claimed> = sqlx::query_as(CLAIM)
         .bind(queue)
         .bind(kinds)
         .bind(limit as i64)
@@ -159,21 +144,10 @@ pub(crate) async fn claim(
         .bind(lease.as_secs_f64())
         .fetch_all(pool)
         .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Claimed {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                args: r.try_get(2)?,
-                priority: r.try_get(3)?,
-                attempt: r.try_get(4)?,
-                max_attempts: r.try_get(5)?,
-                trace_id: r.try_get(6)?,
-                unique_key: r.try_get(7)?,
-                token,
-            })
-        })
-        .collect()
+    for c in &mut claimed {
+        c.token = token;
+    }
+    Ok(claimed)
 }
 
 fn split(pairs: &[(i64, i64)]) -> (Vec<i64>, Vec<i64>) {
@@ -336,45 +310,6 @@ pub(crate) async fn stage(pool: &PgPool) -> Result<Staged, sqlx::Error> {
     })
 }
 
-pub(crate) async fn prune(
-    pool: &PgPool,
-    completed_before: DateTime<Utc>,
-    discarded_before: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    let mut total = 0;
-    for (states, before) in [
-        (&["completed", "cancelled"][..], completed_before),
-        (&["discarded"][..], discarded_before),
-    ] {
-        loop {
-            let done = sqlx::query(
-                "DELETE FROM jobs WHERE id IN (
-                    SELECT id FROM jobs WHERE state = ANY($1) AND finished_at < $2 LIMIT 5000)",
-            )
-            .bind(states)
-            .bind(before)
-            .execute(pool)
-            .await?
-            .rows_affected();
-            total += done;
-            if done < 5000 {
-                break;
-            }
-        }
-    }
-    Ok(total)
-}
-
-pub(crate) async fn queue_depths(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT queue, 'available', count(*) FROM jobs WHERE state = 'available' GROUP BY queue
-         UNION ALL SELECT queue, state, count(*) FROM jobs WHERE state IN ('scheduled', 'retryable') GROUP BY queue, state
-         UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY queue",
-    )
-    .fetch_all(pool)
-    .await
-}
-
 /// Record this node's heartbeat; returns whether another node with workers has beaten within
 /// `alive` (its workers need `NOTIFY` to hear of this node's jobs at once).
 pub(crate) async fn node_heartbeat(
@@ -404,345 +339,22 @@ pub(crate) async fn node_heartbeat(
     .await
 }
 
-// ---- periodic ----
-
-pub(crate) async fn periodic_register(
-    pool: &PgPool,
-    name: &str,
-    schedule: &str,
-    tz: &str,
-    kind: &str,
-    initial_slot: Option<DateTime<Utc>>,
-    next_run: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO periodic_tasks (name, schedule, tz, kind, last_slot, next_run)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (name) DO UPDATE SET schedule = excluded.schedule, tz = excluded.tz,
-             kind = excluded.kind, updated_at = now()",
-    )
-    .bind(name)
-    .bind(schedule)
-    .bind(tz)
-    .bind(kind)
-    .bind(initial_slot)
-    .bind(next_run)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn periodic_rows(pool: &PgPool) -> Result<Vec<PeriodicRow>, sqlx::Error> {
-    type Time = Option<DateTime<Utc>>;
-    let rows: Vec<(String, Time, bool, Time, Time)> = sqlx::query_as(
-        "SELECT name, last_slot, paused, run_now_requested_at, last_run_at FROM periodic_tasks",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(name, last_slot, paused, run_now_requested_at, last_run_at)| PeriodicRow {
-                name,
-                last_slot,
-                paused,
-                run_now_requested_at,
-                last_run_at,
-            },
-        )
-        .collect())
-}
-
-pub(crate) async fn periodic_fire(
-    pool: &PgPool,
-    fire: SlotFire<'_>,
-) -> Result<Option<Option<i64>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let won = sqlx::query(
-        "UPDATE periodic_tasks SET last_slot = $2, next_run = $3, updated_at = now()
-         WHERE name = $1 AND (last_slot IS NULL OR last_slot < $2)",
-    )
-    .bind(fire.name)
-    .bind(fire.slot)
-    .bind(fire.next_run)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if won == 0 {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    let mut id = None;
-    if let Some(job) = &fire.job {
-        id = insert_one(&mut tx, job, true).await?.map(|(id, _)| id);
-        sqlx::query(
-            "UPDATE periodic_tasks SET last_enqueued_at = now(), last_job_id = COALESCE($2, last_job_id) WHERE name = $1",
-        )
-        .bind(fire.name)
-        .bind(id)
-        .execute(&mut *tx)
+/// Wake the workers of every node listening for `queue`.
+pub(crate) async fn notify(pool: &PgPool, queue: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(super::NOTIFY_CHANNEL)
+        .bind(queue)
+        .execute(pool)
         .await?;
-    }
-    tx.commit().await?;
-    Ok(Some(id))
-}
-
-pub(crate) async fn periodic_take_run_now(
-    pool: &PgPool,
-    name: &str,
-    requested_at: DateTime<Utc>,
-    job: NewJob,
-) -> Result<Option<Option<i64>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let won = sqlx::query(
-        "UPDATE periodic_tasks SET run_now_requested_at = NULL WHERE name = $1 AND run_now_requested_at = $2",
-    )
-    .bind(name)
-    .bind(requested_at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if won == 0 {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    let id = insert_one(&mut tx, &job, true).await?.map(|(id, _)| id);
-    sqlx::query(
-        "UPDATE periodic_tasks SET last_enqueued_at = now(), last_job_id = COALESCE($2, last_job_id) WHERE name = $1",
-    )
-    .bind(name)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Some(id))
-}
-
-pub(crate) async fn periodic_record_run(
-    pool: &PgPool,
-    name: &str,
-    finished_at: DateTime<Utc>,
-    duration_ms: i64,
-    error: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE periodic_tasks SET last_run_at = $2, last_duration_ms = $3, last_error = $4 WHERE name = $1",
-    )
-    .bind(name)
-    .bind(finished_at)
-    .bind(duration_ms)
-    .bind(error)
-    .execute(pool)
-    .await?;
     Ok(())
 }
 
-// ---- admin ----
+impl Dialect for PgConnection {
+    const BEGIN: &'static str = "BEGIN";
 
-fn state(s: &str) -> Result<JobState, sqlx::Error> {
-    JobState::from_str(s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-pub(crate) async fn stats(pool: &PgPool) -> Result<Vec<CountRow>, sqlx::Error> {
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT queue, state, kind, count(*) FROM jobs GROUP BY queue, state, kind ORDER BY queue, state, kind",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|(queue, st, kind, count)| {
-            Ok(CountRow {
-                queue,
-                state: state(&st)?,
-                kind,
-                count,
-            })
-        })
-        .collect()
-}
-
-const SUMMARY_COLUMNS: &str =
-    "id, kind, queue, state, priority, attempt, max_attempts, run_at, unique_key, trace_id,
-    node_id, lease_expires_at, created_at, attempted_at, finished_at, last_error";
-
-fn summary(r: &PgRow) -> Result<JobSummary, sqlx::Error> {
-    let st: String = r.try_get("state")?;
-    Ok(JobSummary {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        queue: r.try_get("queue")?,
-        state: state(&st)?,
-        priority: r.try_get("priority")?,
-        attempt: r.try_get("attempt")?,
-        max_attempts: r.try_get("max_attempts")?,
-        run_at: r.try_get("run_at")?,
-        unique_key: r.try_get("unique_key")?,
-        trace_id: r.try_get("trace_id")?,
-        node_id: r.try_get("node_id")?,
-        lease_expires_at: r.try_get("lease_expires_at")?,
-        created_at: r.try_get("created_at")?,
-        attempted_at: r.try_get("attempted_at")?,
-        finished_at: r.try_get("finished_at")?,
-        last_error: r.try_get("last_error")?,
-    })
-}
-
-pub(crate) async fn list(
-    pool: &PgPool,
-    filter: &ListFilter,
-    page: &Page,
-) -> Result<Vec<JobSummary>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM jobs
-         WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state = $2)
-           AND ($3::text IS NULL OR kind = $3) AND ($4::bigint IS NULL OR id < $4)
-         ORDER BY id DESC LIMIT $5"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(&filter.queue)
-        .bind(filter.state.map(JobState::as_str))
-        .bind(&filter.kind)
-        .bind(page.before_id)
-        .bind(i64::from(page.limit.min(1000)))
-        .fetch_all(pool)
-        .await?;
-    rows.iter().map(summary).collect()
-}
-
-pub(crate) async fn get(pool: &PgPool, id: i64) -> Result<Option<JobDetail>, sqlx::Error> {
-    let sql = format!("SELECT {SUMMARY_COLUMNS}, args FROM jobs WHERE id = $1");
-    let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(pool).await? else {
-        return Ok(None);
-    };
-    let job = summary(&row)?;
-    let args: serde_json::Value = row.try_get("args")?;
-    let errors: Vec<(i32, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
-        "SELECT attempt, message, at, node_id FROM job_errors WHERE job_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    Ok(Some(JobDetail {
-        job,
-        args,
-        errors: errors
-            .into_iter()
-            .map(|(attempt, message, at, node_id)| JobError {
-                attempt,
-                message,
-                at,
-                node_id,
-            })
-            .collect(),
-    }))
-}
-
-pub(crate) async fn retry(pool: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "WITH r AS (
-            UPDATE jobs SET state = 'available', run_at = clock_timestamp(),
-                max_attempts = GREATEST(max_attempts, attempt + 1),
-                finished_at = NULL, attempt_token = NULL, lease_expires_at = NULL
-            WHERE id = $1 AND state IN ('discarded', 'cancelled', 'completed', 'retryable', 'scheduled')
-            RETURNING queue
-         ),
-         n AS (SELECT pg_notify('posada_jobs', queue) FROM r)
-         SELECT queue, (SELECT count(*) FROM n) FROM r",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(q, _)| q))
-}
-
-pub(crate) async fn cancel(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE jobs SET state = 'cancelled', finished_at = clock_timestamp(), lease_expires_at = NULL
-         WHERE id = $1 AND state IN ('available', 'scheduled', 'running', 'retryable')",
-    )
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(crate) async fn set_queue_paused(
-    pool: &PgPool,
-    queue: &str,
-    paused: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH u AS (
-            INSERT INTO job_queues (name, paused, updated_at) VALUES ($1, $2, now())
-            ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = now()
-            RETURNING name, paused
-         ),
-         n AS (SELECT pg_notify('posada_jobs', name) FROM u WHERE NOT paused)
-         SELECT count(*) FROM n",
-    )
-    .bind(queue)
-    .bind(paused)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn paused_queues(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM job_queues WHERE paused ORDER BY name")
-        .fetch_all(pool)
-        .await
-}
-
-pub(crate) async fn periodic_list(pool: &PgPool) -> Result<Vec<PeriodicTaskInfo>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT name, schedule, tz, kind, last_slot, next_run, last_run_at, last_duration_ms, last_error,
-                paused, run_now_requested_at
-         FROM periodic_tasks ORDER BY name",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(PeriodicTaskInfo {
-                name: r.try_get("name")?,
-                schedule: r.try_get("schedule")?,
-                tz: r.try_get("tz")?,
-                kind: r.try_get("kind")?,
-                last_slot: r.try_get("last_slot")?,
-                next_run: r.try_get("next_run")?,
-                last_run_at: r.try_get("last_run_at")?,
-                last_duration_ms: r.try_get("last_duration_ms")?,
-                last_error: r.try_get("last_error")?,
-                paused: r.try_get("paused")?,
-                run_now_requested_at: r.try_get("run_now_requested_at")?,
-            })
-        })
-        .collect()
-}
-
-pub(crate) async fn periodic_set_paused(
-    pool: &PgPool,
-    name: &str,
-    paused: bool,
-) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE periodic_tasks SET paused = $2, updated_at = now() WHERE name = $1")
-            .bind(name)
-            .bind(paused)
-            .execute(pool)
-            .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(crate) async fn periodic_request_run_now(
-    pool: &PgPool,
-    name: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE periodic_tasks SET run_now_requested_at = date_trunc('milliseconds', clock_timestamp()) WHERE name = $1",
-    )
-    .bind(name)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    /// Periodic jobs are enqueued by the scheduler, whose node may run no workers: always
+    /// `NOTIFY`.
+    async fn insert_job(&mut self, job: &NewJob) -> Result<Option<i64>, sqlx::Error> {
+        Ok(insert_one(self, job, true).await?.map(|(id, _)| id))
+    }
 }

@@ -6,6 +6,7 @@
 )]
 
 mod admin;
+mod bench;
 mod crash;
 mod enqueue;
 mod lifecycle;

@@ -20,10 +20,13 @@ pub enum BenchBackend {
 pub enum Phase {
     /// Everything.
     All,
-    /// Insert only (leave the jobs for `posada worker` processes).
+    /// Insert only (leave the jobs for `--phase work` processes and `--phase drain`).
     Enqueue,
-    /// Drain what is there, then latency.
+    /// Drain what is there (with any `--phase work` processes), then latency.
     Drain,
+    /// Run the waiting bench jobs on a bench-only engine until none is left (needs
+    /// `--database-url`); for extra worker processes next to `--phase drain`.
+    Work,
 }
 
 /// Benchmarks.
@@ -77,6 +80,14 @@ pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
             if jobs == 0 || concurrency == 0 {
                 anyhow::bail!("--jobs and --concurrency must be at least 1");
             }
+            if matches!(phase, Phase::Work)
+                && database_url.is_none()
+                && matches!(backend, BenchBackend::Sqlite)
+            {
+                anyhow::bail!(
+                    "--phase work drains another process's jobs: give it that database's --database-url"
+                );
+            }
             let tmp = tempfile::tempdir()?;
             let url = match (backend, database_url) {
                 (_, Some(url)) => url,
@@ -112,6 +123,23 @@ pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
                 Phase::All => BenchPhase::All,
                 Phase::Enqueue => BenchPhase::Enqueue,
                 Phase::Drain => BenchPhase::Drain,
+                Phase::Work => {
+                    let started = std::time::Instant::now();
+                    let ran = posada_jobs::bench::work(db.clone(), concurrency).await;
+                    let took = started.elapsed();
+                    let backend = db.backend().as_str();
+                    db.close().await;
+                    let ran = ran?;
+                    let report = serde_json::json!({
+                        "backend": backend,
+                        "phase": "work",
+                        "concurrency": concurrency,
+                        "ran": ran,
+                        "seconds": (took.as_secs_f64() * 1000.0).round() / 1000.0,
+                    });
+                    println!("{}", serde_json::to_string(&report)?);
+                    return Ok(());
+                }
             };
             let report = posada_jobs::bench::run(
                 db.clone(),
