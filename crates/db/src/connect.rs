@@ -179,6 +179,31 @@ impl Db {
         }
     }
 
+    /// Begin a transaction that first takes the advisory lock `(class, key)` shared and then,
+    /// exclusively and in ascending order, the locks `(nights_class, n)` for every `n` in
+    /// `nights` — all in the `BEGIN` round trip (PostgreSQL; SQLite's `BEGIN IMMEDIATE` already
+    /// serializes writers). Writers that lock overlapping ranges this way queue on their first
+    /// shared night instead of deadlocking; disjoint ranges do not wait for each other.
+    pub async fn begin_locked_range(
+        &self,
+        (class, key): (i32, i32),
+        nights_class: i32,
+        nights: std::ops::Range<i32>,
+    ) -> Result<Tx, sqlx::Error> {
+        match self {
+            Db::Sqlite(_) => self.begin().await,
+            Db::Postgres(pool) => {
+                let (first, last) = (nights.start, nights.end.saturating_sub(1));
+                // Every value is an integer formatted here, never text from outside.
+                let statement = format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock_shared({class}, {key}); \
+                     SELECT pg_advisory_xact_lock({nights_class}, n) FROM generate_series({first}, {last}) AS n"
+                );
+                Ok(Tx::Postgres(pool.begin_with(statement).await?))
+            }
+        }
+    }
+
     /// One round trip to the database; returns how long it took.
     pub async fn ping(&self) -> Result<Duration, sqlx::Error> {
         let started = Instant::now();

@@ -244,6 +244,30 @@ pub async fn lock_calendar(conn: Conn<'_>, id: i64) -> Result<()> {
 
 /// Begin a write transaction holding accommodation `id`'s calendar lock shared (see
 /// [`lock_calendar_shared`]), in one round trip on PostgreSQL.
+/// Begin a hold's write transaction: the accommodation's calendar lock shared (blocks and syncs,
+/// which take it exclusively, wait) and each night of `stay` locked exclusively in date order,
+/// in the `BEGIN` round trip. Every node takes these locks the same way, so two holds over a
+/// common night queue (the second then sees the first's row and is refused) instead of waiting
+/// on each other's uncommitted rows in the exclusion constraint, which deadlocks; holds over
+/// different nights run in parallel.
+pub async fn begin_hold(db: &Db, id: i64, stay: &posada_domain::Stay) -> Result<posada_db::Tx> {
+    use chrono::Datelike;
+    let day = |d: chrono::NaiveDate| d.num_days_from_ce();
+    let key = i32::try_from(id).unwrap_or(i32::MAX);
+    // Night locks live in a class of their own per accommodation (classes 1–3 are taken).
+    let nights_class = key.saturating_add(NIGHT_LOCK_CLASS_BASE);
+    Ok(db
+        .begin_locked_range(
+            (1, key),
+            nights_class,
+            day(stay.check_in())..day(stay.check_out()),
+        )
+        .await?)
+}
+
+/// Night locks of accommodation `id` use advisory-lock class `NIGHT_LOCK_CLASS_BASE + id`.
+const NIGHT_LOCK_CLASS_BASE: i32 = 1_000_000;
+
 /// Begin a write transaction holding one accommodation's calendar lock exclusively, taken with
 /// `BEGIN` in one round trip (PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes writes).
 /// Every writer of a calendar takes this same lock first, on every node, so two overlapping

@@ -256,7 +256,7 @@ pub async fn create_hold(
     loop {
         let attempt = async {
             let code = ReservationCode::generate(&mut rand::rng());
-            let mut uow = UnitOfWork::begin_calendar(state, acc.accommodation.id)
+            let mut uow = UnitOfWork::begin_hold(state, acc.accommodation.id, &stay)
                 .await?
                 .with_trace(trace_id);
             let now = uow.now();

@@ -51,14 +51,24 @@ impl<'s> UnitOfWork<'s> {
     }
 
     /// Begin and take the accommodation's calendar lock exclusively, in the same round trip as
-    /// `BEGIN` (holds, blocks, late confirmations, channel syncs: every writer of a calendar, on
-    /// every node, takes this one lock first, so concurrent overlapping writes queue instead of
-    /// deadlocking on each other's uncommitted rows).
+    /// `BEGIN` (blocks, late confirmations, channel syncs: they read the taken nights and must
+    /// not race a hold, which takes the calendar lock shared).
     pub async fn begin_calendar(
         state: &'s AppState,
         accommodation_id: i64,
     ) -> Result<UnitOfWork<'s>, AppError> {
         let tx = accommodations::begin_with_calendar(state.db(), accommodation_id).await?;
+        Ok(Self::wrap(state, tx))
+    }
+
+    /// Begin a hold: the calendar lock shared and the stay's nights exclusively, in date order, in
+    /// the `BEGIN` round trip (see `posada_store::accommodations::begin_hold`).
+    pub async fn begin_hold(
+        state: &'s AppState,
+        accommodation_id: i64,
+        stay: &posada_domain::Stay,
+    ) -> Result<UnitOfWork<'s>, AppError> {
+        let tx = accommodations::begin_hold(state.db(), accommodation_id, stay).await?;
         Ok(Self::wrap(state, tx))
     }
 
