@@ -1335,7 +1335,72 @@ async fn admin_feed_api_validates_syncs_now_and_deletes(backend: Backend) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Deleting an accommodation that has export URLs and feeds (issue 15 #5)
+
+async fn deleting_an_accommodation_takes_its_exports_and_feeds_with_it(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.enable_scheduled_tasks = false).await;
+    let acc = accommodation(&app, "arrayan").await;
+    let feed = add_feed(
+        &app,
+        acc,
+        "airbnb",
+        "https://www.airbnb.com/calendar/ical/1.ics",
+    )
+    .await;
+    let (status, exports) = body(
+        app.admin_get(&format!("/api/v1/admin/accommodations/{acc}/ical-exports"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{exports}");
+
+    let (status, deleted) = body(
+        app.admin_delete(&format!("/api/v1/admin/accommodations/{acc}"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    let gone = app
+        .admin_get(&format!("/api/v1/admin/accommodations/{acc}"))
+        .await;
+    assert_eq!(gone.status(), 404);
+    let feed_gone = app.admin_get(&format!("/api/v1/admin/feeds/{feed}")).await;
+    assert_eq!(feed_gone.status(), 404);
+    for export in exports["exports"].as_array().unwrap() {
+        if let Some(url) = export["url"].as_str() {
+            assert_eq!(app.get(&path_of(url)).await.status(), 404, "{url}");
+        }
+    }
+
+    // With a block it has history: it is deactivated, its feeds and exports kept.
+    let kept = accommodation(&app, "maiten").await;
+    add_feed(
+        &app,
+        kept,
+        "booking",
+        "https://admin.booking.com/ical/2.ics",
+    )
+    .await;
+    let res = app
+        .admin_post(
+            "/api/v1/admin/blocks",
+            &json!({"accommodation_id": kept, "check_in": days_from_now(3), "check_out": days_from_now(5), "reason": "pintura"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (status, deactivated) = body(
+        app.admin_delete(&format!("/api/v1/admin/accommodations/{kept}"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{deactivated}");
+    assert_eq!(deactivated["deactivated"], true, "{deactivated}");
+}
+
 on_both!(
+    deleting_an_accommodation_takes_its_exports_and_feeds_with_it,
     booking_history_replays_through_the_sync_job,
     airbnb_history_replays_through_the_sync_job,
     fetch_failures_update_the_status_and_remove_nothing,
