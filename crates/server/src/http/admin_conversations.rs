@@ -6,7 +6,7 @@
 //! are tolerated); anything else is an unknown conversation.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use posada_store::conversations::{
@@ -15,7 +15,7 @@ use posada_store::conversations::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Admin, Json, Problem, Query};
+use super::{Admin, Json, Path, Problem, Query};
 use crate::state::AppState;
 
 /// Longest preview of the latest message in the list, in characters.

@@ -2,7 +2,7 @@
 //! read and cancel one's own with code + access token). Nothing here reveals another guest's name,
 //! phone or e-mail.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::trace::TraceId;
-use super::{Json, Problem, Query};
+use super::{Json, Path, Problem, Query};
 use crate::app::booking::{self, HoldRequest};
 use crate::state::AppState;
 

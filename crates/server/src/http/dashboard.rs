@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 
 use argon2::{Argon2, PasswordVerifier};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -26,9 +26,9 @@ use serde::Deserialize;
 
 use posada_store::ops::LoginAttempt;
 
-use super::Problem;
 use super::middleware::OpsExt;
 use super::security::ClientIp;
+use super::{Path, Problem};
 use crate::app::AppError;
 use crate::state::AppState;
 

@@ -6,7 +6,7 @@
 //! the owner can rotate one without touching the others.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use posada_store::feeds::{self, FeedRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Admin, Json, Problem};
+use super::{Admin, Json, Path, Problem, Query};
 use crate::app::AppError;
 use crate::app::channels::{self, FeedIn};
 use crate::state::AppState;

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::routing::get;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::helpers::{Backend, TestApp, days_from_now};
@@ -71,7 +71,71 @@ async fn public_health_routes_show_no_raw_database_error(backend: Backend) {
     }
 }
 
+/// A NUL character in a path segment, a JSON string or a query parameter is the same 422 naming
+/// the field on both backends (PostgreSQL cannot store it; issue 15 #4).
+async fn nul_characters_answer_422_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_accommodation("coihue", 3_000_000).await;
+    async fn field_of(res: reqwest::Response) -> String {
+        assert_eq!(res.status(), 422);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body: Value = res.json().await.unwrap();
+        body["errors"][0]["field"].as_str().unwrap().to_string()
+    }
+    assert_eq!(
+        field_of(app.get("/api/v1/accommodations/%00").await).await,
+        "slug"
+    );
+    assert_eq!(
+        field_of(app.get("/api/v1/accommodations/co%00ihue/quote").await).await,
+        "slug"
+    );
+    assert_eq!(
+        field_of(app.get("/api/v1/reservations/AB%00CD").await).await,
+        "code"
+    );
+    assert_eq!(field_of(app.get("/ical/%00.ics").await).await, "file");
+    let hold = |guest: Value, notes: &str| {
+        json!({
+            "accommodation": "coihue",
+            "check_in": days_from_now(10),
+            "check_out": days_from_now(12),
+            "guests": 2,
+            "guest": guest,
+            "notes": notes,
+        })
+    };
+    let ana =
+        json!({"name": "Ana Pérez", "email": "ana@example.com", "phone": "+54 9 11 5555-1234"});
+    for (guest, notes, field) in [
+        (
+            json!({"name": "Ana\u{0}", "email": "ana@example.com", "phone": "+54 9 11 5555-1234"}),
+            "",
+            "guest.name",
+        ),
+        (
+            json!({"name": "Ana", "email": "ana\u{0}@example.com", "phone": "+54 9 11 5555-1234"}),
+            "",
+            "guest.email",
+        ),
+        (ana.clone(), "llegamos\u{0}tarde", "notes"),
+    ] {
+        let res = app.post("/api/v1/reservations", &hold(guest, notes)).await;
+        assert_eq!(field_of(res).await, field);
+    }
+    assert_eq!(
+        field_of(app.admin_get("/api/v1/admin/reservations?q=%00").await).await,
+        "q"
+    );
+    // Nothing was held, and ordinary text still works.
+    let res = app
+        .post("/api/v1/reservations", &hold(ana, "llegamos tarde"))
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
 on_both!(
+    nul_characters_answer_422_naming_the_field,
     an_upper_case_access_token_is_accepted,
     public_health_routes_show_no_raw_database_error
 );
