@@ -38,7 +38,7 @@ fn engine_error(e: JobsError) -> Problem {
             "Another live job holds this job's unique key",
             format!("job {id} cannot run again while another live job has the unique key {key:?}"),
         ),
-        other => Problem::internal(other),
+        other => crate::app::AppError::from(other).into(),
     }
 }
 

@@ -134,7 +134,48 @@ async fn nul_characters_answer_422_naming_the_field(backend: Backend) {
     assert_eq!(res.status(), 201);
 }
 
+/// With the database gone (its pool closed under the running app), public, guest and admin routes
+/// — those that read the store directly and those that write through a unit of work — answer 503
+/// problem+json with `Retry-After`, and the node counts (and logs) one outage, not one per
+/// request (issue 15 #7).
+async fn a_database_outage_answers_503_and_is_logged_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acc = app.create_accommodation("coihue", 3_000_000).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.get("/api/v1/accommodations").await.status(), 200);
+    assert_eq!(app.state.database().outages(), 0);
+    app.state.db().close().await;
+    for round in 0..3 {
+        for res in [
+            app.get("/api/v1/accommodations").await,
+            app.get("/api/v1/accommodations/coihue").await,
+            app.pre_reserve("coihue", &days_from_now(10), &days_from_now(12))
+                .await,
+            app.admin_get("/api/v1/admin/reservations").await,
+            app.admin_get(&format!("/api/v1/admin/accommodations/{acc}"))
+                .await,
+            app.admin_get("/api/v1/admin/blocks").await,
+            app.admin_get("/api/v1/admin/feeds").await,
+        ] {
+            let url = res.url().to_string();
+            assert_eq!(res.status(), 503, "{url} (round {round})");
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/problem+json",
+                "{url}"
+            );
+            assert_eq!(res.headers()["retry-after"], "60", "{url}");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["status"], 503, "{url}: {body}");
+        }
+    }
+    assert_eq!(app.state.database().outages(), 1, "one outage, logged once");
+    assert!(app.state.database().is_down());
+}
+
 on_both!(
+    a_database_outage_answers_503_and_is_logged_once,
     nul_characters_answer_422_naming_the_field,
     an_upper_case_access_token_is_accepted,
     public_health_routes_show_no_raw_database_error
