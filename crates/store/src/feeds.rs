@@ -352,6 +352,15 @@ pub async fn open_conflicts(db: &Db) -> Result<Vec<ConflictRow>> {
         .fetch_all(p).await)?)
 }
 
+/// Whether feed `id` was last applied by a sync that started after `at` (a newer sync won; an
+/// older fetch must not overwrite what it applied).
+pub async fn synced_after(conn: Conn<'_>, id: i64, at: DateTime<Utc>) -> Result<bool> {
+    let newer: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM feeds WHERE id = $1 AND last_success_at > $2")
+        .bind(id).bind(at).fetch_one(&mut *c).await)?;
+    Ok(newer > 0)
+}
+
 /// A secret export URL's token.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ExportToken {

@@ -17,7 +17,7 @@ use posada_ical::{
     safe_summary, write_calendar,
 };
 use posada_integrations::feed_fetch::{FeedFetcher, FetchConfig, FetchOutcome};
-use posada_jobs::NewJob;
+use posada_jobs::{Job, JobOptions, NewJob};
 use posada_store::feeds::{
     self, CHANNELS, ChannelBlock, ExportToken, FeedInput, FeedRow, FeedSuccess,
 };
@@ -308,6 +308,21 @@ async fn apply(
     let acc = posada_store::accommodations::get(state.db(), feed.accommodation_id).await?;
 
     let mut uow = UnitOfWork::begin_calendar(state, feed.accommodation_id).await?;
+    // Two syncs of one feed can overlap ("sync now" while one runs): the one that started last
+    // fetched last, and what it applied is never replaced by an older fetch.
+    if feeds::synced_after(uow.conn(), feed.id, now).await? {
+        uow.rollback().await?;
+        tracing::info!(
+            feed.id = feed.id,
+            "a sync that started later already applied this feed; this older fetch is dropped"
+        );
+        return Ok(SyncReport::new(
+            feed.id,
+            SyncOutcome::Skipped {
+                reason: "a newer sync already applied the feed".into(),
+            },
+        ));
+    }
     let prev: Vec<StoredBlock> = feeds::channel_blocks(uow.conn(), feed.id)
         .await?
         .iter()
@@ -757,9 +772,20 @@ pub async fn delete_feed(state: &AppState, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Enqueue a sync of one enabled feed now ("sync now"). `None` when a sync of it is already
-/// queued or running.
-pub async fn sync_now(state: &AppState, id: i64) -> Result<Option<i64>, AppError> {
+/// The job that will sync a feed for "sync now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncRequested {
+    /// The job (new, or the queued one that had not started yet and so fetches after this
+    /// request).
+    pub job_id: Option<i64>,
+    /// `true` when no new job was needed: a sync that had not started yet was already queued.
+    pub already_queued: bool,
+}
+
+/// Have an enabled feed fetched after now ("sync now"). A sync that is already running may have
+/// fetched before this request, so it does not count: a follow-up sync is queued to run now (one
+/// at most, under its own key), and the answer names the job that will do the fetch.
+pub async fn sync_now(state: &AppState, id: i64) -> Result<SyncRequested, AppError> {
     let feed = feeds::get(state.db(), id)
         .await?
         .ok_or(AppError::NotFound("feed"))?;
@@ -774,10 +800,36 @@ pub async fn sync_now(state: &AppState, id: i64) -> Result<Option<i64>, AppError
         feed_id: id,
         as_of: None,
     };
-    Ok(state
-        .jobs()
-        .enqueue(&job, posada_jobs::JobOptions::default())
-        .await?)
+    let jobs = state.jobs();
+    let main_key = job.unique_key().unwrap_or_default();
+    if let Some(job_id) = jobs.enqueue(&job, JobOptions::default()).await? {
+        return Ok(SyncRequested {
+            job_id: Some(job_id),
+            already_queued: false,
+        });
+    }
+    // A live sync holds the key. Queued but not started: it fetches after this request.
+    let admin = jobs.admin();
+    if let Some(live) = admin.live_job_id(&main_key).await?
+        && let Some(detail) = admin.get(live).await?
+        && detail.job.state != posada_jobs::JobState::Running
+    {
+        return Ok(SyncRequested {
+            job_id: Some(live),
+            already_queued: true,
+        });
+    }
+    let follow_up = JobOptions::unique(job.follow_up_key());
+    if let Some(job_id) = jobs.enqueue(&job, follow_up).await? {
+        return Ok(SyncRequested {
+            job_id: Some(job_id),
+            already_queued: false,
+        });
+    }
+    Ok(SyncRequested {
+        job_id: admin.live_job_id(&job.follow_up_key()).await?,
+        already_queued: true,
+    })
 }
 
 /// Enqueue one sync per enabled feed, jittered within 10 % of `JOB_ICAL_INTERVAL_SECONDS`;

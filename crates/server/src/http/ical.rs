@@ -141,19 +141,20 @@ async fn delete_feed(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/admin/feeds/{id}/sync`: enqueue a sync now (202).
+/// `POST /api/v1/admin/feeds/{id}/sync`: have the feed fetched after now (202, naming the job that
+/// will do it).
 async fn sync_now(
     State(state): State<AppState>,
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>), Problem> {
-    let job = channels::sync_now(&state, id).await?;
+    let asked = channels::sync_now(&state, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({
             "feed_id": id,
-            "job_id": job,
-            "already_queued": job.is_none(),
+            "job_id": asked.job_id,
+            "already_queued": asked.already_queued,
         })),
     ))
 }

@@ -1399,7 +1399,59 @@ async fn deleting_an_accommodation_takes_its_exports_and_feeds_with_it(backend: 
     assert_eq!(deactivated["deactivated"], true, "{deactivated}");
 }
 
+// ---------------------------------------------------------------------------------------------
+// "Sync now" while a sync runs (issue 15 #12)
+
+/// A "sync now" that arrives while a sync is fetching names a new job that fetches after it, and
+/// the older fetch never overwrites the newer one's blocks, whichever finishes first.
+async fn sync_now_while_a_sync_runs_fetches_again(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.enable_scheduled_tasks = false).await;
+    let channel = FakeChannel::start().await;
+    let acc = accommodation(&app, "radal").await;
+    let first_stay = (days_from_now(10), days_from_now(12));
+    let later_stay = (days_from_now(20), days_from_now(23));
+    channel.set_feed(
+        "/radal.ics",
+        ics(&[("a@airbnb.com", first_stay.0.clone(), first_stay.1.clone())]),
+    );
+    let feed = add_feed(&app, acc, "airbnb", &channel.url("/radal.ics")).await;
+    app.run_pending_jobs().await;
+    let before = channel.requests_to("/radal.ics").len();
+
+    let mut held = channel.hold_next("/radal.ics");
+    let sync_url = format!("/api/v1/admin/feeds/{feed}/sync");
+    let (status, running) = body(app.admin_post(&sync_url, &json!({})).await).await;
+    assert_eq!(status, 202, "{running}");
+    assert_eq!(running["already_queued"], false);
+    let running_job = running["job_id"].as_i64().unwrap();
+    held.arrived().await;
+    // The channel changes while that sync's request is in flight, and the owner asks again.
+    channel.set_feed(
+        "/radal.ics",
+        ics(&[
+            ("a@airbnb.com", first_stay.0.clone(), first_stay.1.clone()),
+            ("b@airbnb.com", later_stay.0.clone(), later_stay.1.clone()),
+        ]),
+    );
+    let (status, again) = body(app.admin_post(&sync_url, &json!({})).await).await;
+    assert_eq!(status, 202, "{again}");
+    let follow_up = again["job_id"].as_i64().expect("the answer names the job");
+    assert_ne!(follow_up, running_job, "{again}");
+    assert_eq!(again["already_queued"], false, "{again}");
+    held.release();
+    app.run_pending_jobs().await;
+
+    assert_eq!(channel.requests_to("/radal.ics").len(), before + 2);
+    let blocks = channel_blocks(&app, acc).await;
+    assert!(covered(&blocks, date(&first_stay.0)), "{blocks:?}");
+    assert!(
+        covered(&blocks, date(&later_stay.0)),
+        "the newer fetch's stay is kept: {blocks:?}"
+    );
+}
+
 on_both!(
+    sync_now_while_a_sync_runs_fetches_again,
     deleting_an_accommodation_takes_its_exports_and_feeds_with_it,
     booking_history_replays_through_the_sync_job,
     airbnb_history_replays_through_the_sync_job,
