@@ -625,7 +625,8 @@ pub fn new_export_token() -> String {
 /// Our calendar for the channel a token belongs to: active reservations and owner blocks, plus
 /// blocks imported from the *other* channels; no guest data. `None` for an unknown token.
 pub async fn render_export(state: &AppState, token: &str) -> anyhow::Result<Option<String>> {
-    let Some(t) = feeds::find_export_token(state.db(), token).await? else {
+    let Some(t) = feeds::find_export_token(state.db(), &posada_store::hash_secret(token)).await?
+    else {
         return Ok(None);
     };
     let Some(acc) = posada_store::accommodations::get(state.db(), t.accommodation_id).await? else {
@@ -867,16 +868,42 @@ async fn existing_accommodation(state: &AppState, id: i64) -> Result<(), AppErro
         .ok_or(AppError::NotFound("accommodation"))
 }
 
-/// The accommodation's export tokens, one per channel (created on first use).
-pub async fn export_tokens(state: &AppState, id: i64) -> Result<Vec<ExportToken>, AppError> {
+/// One channel's export URL as the owner sees it. Only the token's hash is stored, so the secret
+/// is known only when it is made: on first use and on rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportLink {
+    /// The channel that polls it.
+    pub channel: String,
+    /// Created or last rotated.
+    pub created_at: DateTime<Utc>,
+    /// The secret for the URL, when it was made by this call.
+    pub token: Option<String>,
+}
+
+/// The accommodation's export URLs, one per channel: a channel's URL is made (and its secret
+/// returned) on first use; afterwards only rotation gives a URL again.
+pub async fn export_tokens(state: &AppState, id: i64) -> Result<Vec<ExportLink>, AppError> {
     existing_accommodation(state, id).await?;
     let mut uow = UnitOfWork::begin(state).await?;
     let now = uow.now();
+    let mut made = std::collections::HashMap::new();
     for channel in CHANNELS {
-        feeds::ensure_export_token(uow.conn(), id, channel, &new_export_token(), now).await?;
+        let token = new_export_token();
+        let hash = posada_store::hash_secret(&token);
+        if feeds::ensure_export_token(uow.conn(), id, channel, &hash, now).await? {
+            made.insert(channel.to_string(), token);
+        }
     }
     uow.commit().await?;
-    Ok(feeds::export_tokens(state.db(), id).await?)
+    Ok(feeds::export_tokens(state.db(), id)
+        .await?
+        .into_iter()
+        .map(|t: ExportToken| ExportLink {
+            token: made.remove(&t.channel),
+            channel: t.channel,
+            created_at: t.created_at,
+        })
+        .collect())
 }
 
 /// A new secret export URL for one channel; the old one answers 404 from now on.
@@ -884,16 +911,28 @@ pub async fn rotate_export(
     state: &AppState,
     id: i64,
     channel: &str,
-) -> Result<ExportToken, AppError> {
+) -> Result<ExportLink, AppError> {
     if !CHANNELS.contains(&channel) {
         return Err(AppError::NotFound("channel"));
     }
     existing_accommodation(state, id).await?;
     let mut uow = UnitOfWork::begin(state).await?;
     let now = uow.now();
-    let token =
-        feeds::rotate_export_token(uow.conn(), id, channel, &new_export_token(), now).await?;
+    let secret = new_export_token();
+    let stored = feeds::rotate_export_token(
+        uow.conn(),
+        id,
+        channel,
+        &posada_store::hash_secret(&secret),
+        now,
+    )
+    .await?;
     uow.commit().await?;
+    let token = ExportLink {
+        channel: stored.channel,
+        created_at: stored.created_at,
+        token: Some(secret),
+    };
     tracing::info!(accommodation.id = id, channel = %channel, "export URL rotated");
     Ok(token)
 }

@@ -922,13 +922,38 @@ async fn export_is_stable_private_and_leaves_out_the_channels_own_blocks(backend
     };
     assert!(url_of("airbnb").starts_with("http://127.0.0.1:8080/ical/"));
     assert!(url_of("airbnb").ends_with(".ics"));
-    // Asking again gives the same URLs.
+    // The secret is stored hashed: asking again shows no URL, only when it was made and how to
+    // make a new one (the URLs shown once keep working).
     let (_, again) = body(
         app.admin_get(&format!("/api/v1/admin/accommodations/{acc}/ical-exports"))
             .await,
     )
     .await;
-    assert_eq!(again, exports);
+    for (first, later) in list.iter().zip(again["exports"].as_array().unwrap()) {
+        assert_eq!(later["channel"], first["channel"]);
+        assert_eq!(later["created_at"], first["created_at"]);
+        assert_eq!(later["url"], Value::Null, "{again}");
+        assert_eq!(
+            later["rotate"],
+            format!(
+                "/api/v1/admin/accommodations/{acc}/ical-exports/{}/rotate",
+                first["channel"].as_str().unwrap()
+            )
+        );
+    }
+    let token = url_of("airbnb")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".ics")
+        .to_string();
+    assert!(
+        posada_store::feeds::find_export_token(app.state.db(), &token)
+            .await
+            .unwrap()
+            .is_none(),
+        "the plain token is not what is stored"
+    );
 
     let airbnb_path = path_of(&url_of("airbnb"));
     let first = app.get(&airbnb_path).await;
