@@ -251,6 +251,12 @@ impl Admin {
         Ok(self.store.get(id).await?)
     }
 
+    /// The id of the live (available, scheduled, running or retryable) job holding unique key
+    /// `key`, if any: the job an enqueue skipped for that key defers to.
+    pub async fn live_job_id(&self, key: &str) -> Result<Option<i64>, JobsError> {
+        Ok(self.store.live_id(key).await?)
+    }
+
     /// Run a job again now (discarded, cancelled, completed, retryable or scheduled); `false`
     /// when it does not exist or is running. Its attempt count is kept; if it had used all its
     /// attempts it gets one more.

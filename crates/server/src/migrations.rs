@@ -7,11 +7,24 @@ pub fn sets() -> Vec<&'static MigrationSet> {
     vec![&posada_jobs::MIGRATIONS, &posada_store::MIGRATIONS]
 }
 
-/// Apply everything pending; returns how many migrations ran.
+/// Apply everything pending, then the data steps SQL cannot do on every dialect (hashing export
+/// tokens an older version stored in plain text); returns how many migrations ran.
 pub async fn run(db: &Db) -> Result<usize, DbError> {
     let mut ran = 0;
     for set in sets() {
         ran += posada_db::migrate(db, set).await?;
+    }
+    let hashed = posada_store::feeds::hash_legacy_export_tokens(db)
+        .await
+        .map_err(|e| match e {
+            posada_store::StoreError::Sqlx(e) => DbError::Sqlx(e),
+            other => DbError::Sqlx(sqlx::Error::Protocol(other.to_string())),
+        })?;
+    if hashed > 0 {
+        tracing::info!(
+            tokens = hashed,
+            "plain-text export tokens hashed; their URLs keep working"
+        );
     }
     Ok(ran)
 }

@@ -39,6 +39,7 @@ struct Inner {
     taken: TakenCache,
     clock: Arc<dyn Clock>,
     events: Events,
+    database: crate::app::health::DatabaseReachability,
 }
 
 impl AppState {
@@ -72,6 +73,7 @@ impl AppState {
                 taken,
                 clock,
                 events: Events::new(),
+                database: Default::default(),
             }),
         }
     }
@@ -177,5 +179,10 @@ impl AppState {
     /// The Prometheus exporter.
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
+    }
+
+    /// Whether requests find the database reachable (outage transitions logged once).
+    pub fn database(&self) -> &crate::app::health::DatabaseReachability {
+        &self.inner.database
     }
 }

@@ -211,13 +211,21 @@ pub async fn get_by_slug(db: &Db, slug: &str) -> Result<Option<StoredAccommodati
     }
 }
 
-/// Delete an accommodation that never had a reservation or block; otherwise it is deactivated
-/// (its history must stay). Returns `true` when deleted, `false` when deactivated.
+/// Delete an accommodation that never had a reservation or block, with its export tokens and
+/// feeds; otherwise it is deactivated (its history must stay). Returns `true` when deleted, `false` when deactivated.
 pub async fn delete_or_deactivate(mut conn: Conn<'_>, id: i64) -> Result<bool> {
     let used: i64 = on_conn!(conn.reborrow(), c => sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM reservations WHERE accommodation_id = $1) + (SELECT COUNT(*) FROM blocks WHERE accommodation_id = $1)")
         .bind(id).fetch_one(&mut *c).await)?;
     let sql = if used == 0 {
+        // What belongs to the accommodation alone goes with it: its export URLs and the channel
+        // feeds it imports (their blocks would have counted as use above).
+        for owned in [
+            "DELETE FROM export_tokens WHERE accommodation_id = $1",
+            "DELETE FROM feeds WHERE accommodation_id = $1",
+        ] {
+            on_conn!(conn.reborrow(), c => sqlx::query(owned).bind(id).execute(&mut *c).await.map(|_| ()))?;
+        }
         "DELETE FROM accommodations WHERE id = $1"
     } else {
         "UPDATE accommodations SET active = FALSE WHERE id = $1"

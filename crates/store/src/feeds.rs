@@ -352,61 +352,87 @@ pub async fn open_conflicts(db: &Db) -> Result<Vec<ConflictRow>> {
         .fetch_all(p).await)?)
 }
 
-/// A secret export URL's token.
+/// Whether feed `id` was last applied by a sync that started after `at` (a newer sync won; an
+/// older fetch must not overwrite what it applied).
+pub async fn synced_after(conn: Conn<'_>, id: i64, at: DateTime<Utc>) -> Result<bool> {
+    let newer: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM feeds WHERE id = $1 AND last_success_at > $2")
+        .bind(id).bind(at).fetch_one(&mut *c).await)?;
+    Ok(newer > 0)
+}
+
+/// A secret export URL's token, as stored: only its hash is kept, so the URL itself can be shown
+/// only when it is made (first use or rotation).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ExportToken {
     /// Accommodation exported.
     pub accommodation_id: i64,
     /// The channel that polls it (its own imports are left out).
     pub channel: String,
-    /// The secret in the URL.
-    pub token: String,
     /// Created or last rotated.
     pub created_at: DateTime<Utc>,
 }
 
-/// Create the token of (accommodation, channel) unless it exists.
+/// Create the token of (accommodation, channel) unless it exists, storing `token_hash`
+/// ([`crate::hash_secret`] of the secret); `true` when it was created.
 pub async fn ensure_export_token(
     conn: Conn<'_>,
     accommodation_id: i64,
     channel: &str,
-    token: &str,
+    token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<()> {
-    on_conn!(conn, c => sqlx::query(
-        "INSERT INTO export_tokens (accommodation_id, channel, token, created_at) VALUES ($1, $2, $3, $4)
+) -> Result<bool> {
+    let inserted = on_conn!(conn, c => sqlx::query(
+        "INSERT INTO export_tokens (accommodation_id, channel, token_hash, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (accommodation_id, channel) DO NOTHING")
-        .bind(accommodation_id).bind(channel).bind(token).bind(now).execute(&mut *c).await.map(|_| ()))?;
-    Ok(())
+        .bind(accommodation_id).bind(channel).bind(token_hash).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(inserted == 1)
 }
 
-/// Replace the token of (accommodation, channel): the old URL stops working.
+/// Replace the token of (accommodation, channel) by the one hashing to `token_hash`: the old URL
+/// stops working.
 pub async fn rotate_export_token(
     conn: Conn<'_>,
     accommodation_id: i64,
     channel: &str,
-    token: &str,
+    token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<ExportToken> {
     Ok(on_conn!(conn, c => sqlx::query_as(
-        "INSERT INTO export_tokens (accommodation_id, channel, token, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (accommodation_id, channel) DO UPDATE SET token = excluded.token, created_at = excluded.created_at
-         RETURNING accommodation_id, channel, token, created_at")
-        .bind(accommodation_id).bind(channel).bind(token).bind(now).fetch_one(&mut *c).await)?)
+        "INSERT INTO export_tokens (accommodation_id, channel, token_hash, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (accommodation_id, channel) DO UPDATE SET token_hash = excluded.token_hash, legacy_token = NULL, created_at = excluded.created_at
+         RETURNING accommodation_id, channel, created_at")
+        .bind(accommodation_id).bind(channel).bind(token_hash).bind(now).fetch_one(&mut *c).await)?)
 }
 
 /// An accommodation's export tokens.
 pub async fn export_tokens(db: &Db, accommodation_id: i64) -> Result<Vec<ExportToken>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "SELECT accommodation_id, channel, token, created_at FROM export_tokens WHERE accommodation_id = $1 ORDER BY channel")
+        "SELECT accommodation_id, channel, created_at FROM export_tokens WHERE accommodation_id = $1 ORDER BY channel")
         .bind(accommodation_id).fetch_all(p).await)?)
 }
 
-/// The export a token opens.
-pub async fn find_export_token(db: &Db, token: &str) -> Result<Option<ExportToken>> {
+/// The export a token opens, found by the token's hash.
+pub async fn find_export_token(db: &Db, token_hash: &str) -> Result<Option<ExportToken>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "SELECT accommodation_id, channel, token, created_at FROM export_tokens WHERE token = $1")
-        .bind(token).fetch_optional(p).await)?)
+        "SELECT accommodation_id, channel, created_at FROM export_tokens WHERE token_hash = $1")
+        .bind(token_hash).fetch_optional(p).await)?)
+}
+
+/// Hash the export tokens an older version stored in plain text (SQLite's migration 8 leaves them
+/// in `legacy_token`; PostgreSQL's hashes them in SQL). Run after the migrations; returns how many
+/// were hashed (0 once done).
+pub async fn hash_legacy_export_tokens(db: &Db) -> Result<u64> {
+    let legacy: Vec<(i64, String, String)> = on_db!(db, p => sqlx::query_as(
+        "SELECT accommodation_id, channel, legacy_token FROM export_tokens WHERE legacy_token IS NOT NULL")
+        .fetch_all(p).await)?;
+    let mut hashed = 0;
+    for (accommodation_id, channel, token) in legacy {
+        hashed += on_db!(db, p => sqlx::query(
+            "UPDATE export_tokens SET token_hash = $1, legacy_token = NULL WHERE accommodation_id = $2 AND channel = $3 AND legacy_token = $4")
+            .bind(crate::hash_secret(&token)).bind(accommodation_id).bind(&channel).bind(&token).execute(p).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(hashed)
 }
 
 /// Something that takes nights in an export.

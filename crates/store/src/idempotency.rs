@@ -2,9 +2,9 @@
 //! another body is refused; a duplicate arriving while the first is still running is told so.
 
 use chrono::{DateTime, Duration, Utc};
-use posada_db::Db;
+use posada_db::{Conn, Db};
 
-use crate::{Result, on_db};
+use crate::{Result, on_conn, on_db};
 
 /// What to do with a request carrying an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,30 @@ pub async fn claim(
         },
         Some(_) => Claim::InFlight,
     })
+}
+
+/// Take one of `slots` claims on `key` for `ttl` inside the caller's transaction (a budget: at most
+/// `slots` claims per `ttl`); `false` when every slot is taken and not yet expired.
+pub async fn claim_slot(
+    mut conn: Conn<'_>,
+    scope: &str,
+    key: &str,
+    slots: u32,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    on_conn!(conn.reborrow(), c => sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key LIKE $2 AND expires_at <= $3")
+        .bind(scope).bind(format!("{key}#%")).bind(now).execute(&mut *c).await.map(|_| ()))?;
+    for slot in 0..slots {
+        let inserted = on_conn!(conn.reborrow(), c => sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, expires_at) VALUES ($1, $2, '', 'in_flight', $3, $4)
+             ON CONFLICT (scope, key) DO NOTHING")
+            .bind(scope).bind(format!("{key}#{slot}")).bind(now).bind(now + ttl).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        if inserted == 1 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Store the answer for replay.

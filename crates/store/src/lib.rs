@@ -67,6 +67,12 @@ pub static MIGRATIONS: MigrationSet = MigrationSet {
             sqlite: include_str!("migrations/0007_assistant.sqlite.sql"),
             postgres: include_str!("migrations/0007_assistant.postgres.sql"),
         },
+        Migration {
+            version: 8,
+            name: "hashed export tokens",
+            sqlite: include_str!("migrations/0008_hashed_export_tokens.sqlite.sql"),
+            postgres: include_str!("migrations/0008_hashed_export_tokens.postgres.sql"),
+        },
     ],
 };
 

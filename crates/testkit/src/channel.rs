@@ -57,6 +57,42 @@ struct ChannelState {
     routes: HashMap<String, Route>,
     requests: Vec<ChannelRequest>,
     gzip: bool,
+    held: HashMap<String, Hold>,
+}
+
+/// The server's side of a [`HeldRequest`].
+struct Hold {
+    arrived: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// The next request to a path, held by the fake: the test learns when it arrived and decides when
+/// it is answered (with what the path served when it arrived), with no sleeps.
+pub struct HeldRequest {
+    arrived: Option<tokio::sync::oneshot::Receiver<()>>,
+    release: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl HeldRequest {
+    /// Wait until the request reached the fake.
+    pub async fn arrived(&mut self) {
+        if let Some(arrived) = self.arrived.take() {
+            let _ = arrived.await;
+        }
+    }
+
+    /// Let the fake answer it.
+    pub fn release(&mut self) {
+        if let Some(release) = self.release.take() {
+            let _ = release.send(());
+        }
+    }
+}
+
+impl Drop for HeldRequest {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// The fake. Dropping it stops the server.
@@ -73,6 +109,7 @@ impl FakeChannel {
             routes: HashMap::new(),
             requests: Vec::new(),
             gzip: true,
+            held: HashMap::new(),
         }));
         let server = serve(Router::new().fallback(handle).with_state(state.clone())).await;
         Self {
@@ -180,6 +217,23 @@ impl FakeChannel {
         lock(&self.state).routes.remove(&normalize(path));
     }
 
+    /// Hold the next request to `path` until the returned handle is released (or dropped).
+    pub fn hold_next(&self, path: &str) -> HeldRequest {
+        let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+        lock(&self.state).held.insert(
+            normalize(path),
+            Hold {
+                arrived: arrived_tx,
+                release: release_rx,
+            },
+        );
+        HeldRequest {
+            arrived: Some(arrived_rx),
+            release: Some(release_tx),
+        }
+    }
+
     /// Whether feeds are gzipped for clients that accept gzip (default true).
     pub fn set_gzip(&self, enabled: bool) {
         lock(&self.state).gzip = enabled;
@@ -212,10 +266,15 @@ fn normalize(path: &str) -> String {
 
 async fn handle(State(state): State<Arc<Mutex<ChannelState>>>, request: Request<Body>) -> Response {
     let recorded = RecordedRequest::capture(request).await;
-    let (route, gzip_enabled) = {
-        let st = lock(&state);
-        (st.routes.get(&recorded.path).cloned(), st.gzip)
+    let (route, gzip_enabled, hold) = {
+        let mut st = lock(&state);
+        let hold = st.held.remove(&recorded.path);
+        (st.routes.get(&recorded.path).cloned(), st.gzip, hold)
     };
+    if let Some(hold) = hold {
+        let _ = hold.arrived.send(());
+        let _ = hold.release.await;
+    }
     let accepts_gzip = recorded
         .header("accept-encoding")
         .is_some_and(|v| v.contains("gzip"));

@@ -10,7 +10,7 @@ pub mod whatsapp;
 
 mod server;
 
-pub use channel::{ChannelRequest, FakeChannel};
+pub use channel::{ChannelRequest, FakeChannel, HeldRequest};
 pub use mercadopago::{FakeMercadoPago, FakePayment, StoredPreference, sign_webhook};
 pub use server::RecordedRequest;
 pub use smtp::{ParsedMail, ReceivedMail, SmtpSink};

@@ -371,6 +371,15 @@ impl Store {
         }))
     }
 
+    /// The id of the live job holding `key`, if any.
+    pub async fn live_id(&self, key: &str) -> Result<Option<i64>, sqlx::Error> {
+        on_pool!(self, main, p => sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE unique_key = $1 AND state IN ('available', 'scheduled', 'running', 'retryable') ORDER BY id LIMIT 1")
+            .bind(key)
+            .fetch_optional(p)
+            .await)
+    }
+
     /// Make a finished or waiting job available now. `Ok(None)` when the job cannot be retried
     /// (missing or running); `Err` with a unique violation when its key is live elsewhere.
     pub async fn retry(&self, id: i64) -> Result<Option<String>, sqlx::Error> {

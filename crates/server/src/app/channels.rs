@@ -17,7 +17,7 @@ use posada_ical::{
     safe_summary, write_calendar,
 };
 use posada_integrations::feed_fetch::{FeedFetcher, FetchConfig, FetchOutcome};
-use posada_jobs::NewJob;
+use posada_jobs::{Job, JobOptions, NewJob};
 use posada_store::feeds::{
     self, CHANNELS, ChannelBlock, ExportToken, FeedInput, FeedRow, FeedSuccess,
 };
@@ -308,6 +308,21 @@ async fn apply(
     let acc = posada_store::accommodations::get(state.db(), feed.accommodation_id).await?;
 
     let mut uow = UnitOfWork::begin_calendar(state, feed.accommodation_id).await?;
+    // Two syncs of one feed can overlap ("sync now" while one runs): the one that started last
+    // fetched last, and what it applied is never replaced by an older fetch.
+    if feeds::synced_after(uow.conn(), feed.id, now).await? {
+        uow.rollback().await?;
+        tracing::info!(
+            feed.id = feed.id,
+            "a sync that started later already applied this feed; this older fetch is dropped"
+        );
+        return Ok(SyncReport::new(
+            feed.id,
+            SyncOutcome::Skipped {
+                reason: "a newer sync already applied the feed".into(),
+            },
+        ));
+    }
     let prev: Vec<StoredBlock> = feeds::channel_blocks(uow.conn(), feed.id)
         .await?
         .iter()
@@ -610,7 +625,8 @@ pub fn new_export_token() -> String {
 /// Our calendar for the channel a token belongs to: active reservations and owner blocks, plus
 /// blocks imported from the *other* channels; no guest data. `None` for an unknown token.
 pub async fn render_export(state: &AppState, token: &str) -> anyhow::Result<Option<String>> {
-    let Some(t) = feeds::find_export_token(state.db(), token).await? else {
+    let Some(t) = feeds::find_export_token(state.db(), &posada_store::hash_secret(token)).await?
+    else {
         return Ok(None);
     };
     let Some(acc) = posada_store::accommodations::get(state.db(), t.accommodation_id).await? else {
@@ -757,9 +773,20 @@ pub async fn delete_feed(state: &AppState, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Enqueue a sync of one enabled feed now ("sync now"). `None` when a sync of it is already
-/// queued or running.
-pub async fn sync_now(state: &AppState, id: i64) -> Result<Option<i64>, AppError> {
+/// The job that will sync a feed for "sync now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncRequested {
+    /// The job (new, or the queued one that had not started yet and so fetches after this
+    /// request).
+    pub job_id: Option<i64>,
+    /// `true` when no new job was needed: a sync that had not started yet was already queued.
+    pub already_queued: bool,
+}
+
+/// Have an enabled feed fetched after now ("sync now"). A sync that is already running may have
+/// fetched before this request, so it does not count: a follow-up sync is queued to run now (one
+/// at most, under its own key), and the answer names the job that will do the fetch.
+pub async fn sync_now(state: &AppState, id: i64) -> Result<SyncRequested, AppError> {
     let feed = feeds::get(state.db(), id)
         .await?
         .ok_or(AppError::NotFound("feed"))?;
@@ -774,10 +801,36 @@ pub async fn sync_now(state: &AppState, id: i64) -> Result<Option<i64>, AppError
         feed_id: id,
         as_of: None,
     };
-    Ok(state
-        .jobs()
-        .enqueue(&job, posada_jobs::JobOptions::default())
-        .await?)
+    let jobs = state.jobs();
+    let main_key = job.unique_key().unwrap_or_default();
+    if let Some(job_id) = jobs.enqueue(&job, JobOptions::default()).await? {
+        return Ok(SyncRequested {
+            job_id: Some(job_id),
+            already_queued: false,
+        });
+    }
+    // A live sync holds the key. Queued but not started: it fetches after this request.
+    let admin = jobs.admin();
+    if let Some(live) = admin.live_job_id(&main_key).await?
+        && let Some(detail) = admin.get(live).await?
+        && detail.job.state != posada_jobs::JobState::Running
+    {
+        return Ok(SyncRequested {
+            job_id: Some(live),
+            already_queued: true,
+        });
+    }
+    let follow_up = JobOptions::unique(job.follow_up_key());
+    if let Some(job_id) = jobs.enqueue(&job, follow_up).await? {
+        return Ok(SyncRequested {
+            job_id: Some(job_id),
+            already_queued: false,
+        });
+    }
+    Ok(SyncRequested {
+        job_id: admin.live_job_id(&job.follow_up_key()).await?,
+        already_queued: true,
+    })
 }
 
 /// Enqueue one sync per enabled feed, jittered within 10 % of `JOB_ICAL_INTERVAL_SECONDS`;
@@ -815,16 +868,42 @@ async fn existing_accommodation(state: &AppState, id: i64) -> Result<(), AppErro
         .ok_or(AppError::NotFound("accommodation"))
 }
 
-/// The accommodation's export tokens, one per channel (created on first use).
-pub async fn export_tokens(state: &AppState, id: i64) -> Result<Vec<ExportToken>, AppError> {
+/// One channel's export URL as the owner sees it. Only the token's hash is stored, so the secret
+/// is known only when it is made: on first use and on rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportLink {
+    /// The channel that polls it.
+    pub channel: String,
+    /// Created or last rotated.
+    pub created_at: DateTime<Utc>,
+    /// The secret for the URL, when it was made by this call.
+    pub token: Option<String>,
+}
+
+/// The accommodation's export URLs, one per channel: a channel's URL is made (and its secret
+/// returned) on first use; afterwards only rotation gives a URL again.
+pub async fn export_tokens(state: &AppState, id: i64) -> Result<Vec<ExportLink>, AppError> {
     existing_accommodation(state, id).await?;
     let mut uow = UnitOfWork::begin(state).await?;
     let now = uow.now();
+    let mut made = std::collections::HashMap::new();
     for channel in CHANNELS {
-        feeds::ensure_export_token(uow.conn(), id, channel, &new_export_token(), now).await?;
+        let token = new_export_token();
+        let hash = posada_store::hash_secret(&token);
+        if feeds::ensure_export_token(uow.conn(), id, channel, &hash, now).await? {
+            made.insert(channel.to_string(), token);
+        }
     }
     uow.commit().await?;
-    Ok(feeds::export_tokens(state.db(), id).await?)
+    Ok(feeds::export_tokens(state.db(), id)
+        .await?
+        .into_iter()
+        .map(|t: ExportToken| ExportLink {
+            token: made.remove(&t.channel),
+            channel: t.channel,
+            created_at: t.created_at,
+        })
+        .collect())
 }
 
 /// A new secret export URL for one channel; the old one answers 404 from now on.
@@ -832,16 +911,28 @@ pub async fn rotate_export(
     state: &AppState,
     id: i64,
     channel: &str,
-) -> Result<ExportToken, AppError> {
+) -> Result<ExportLink, AppError> {
     if !CHANNELS.contains(&channel) {
         return Err(AppError::NotFound("channel"));
     }
     existing_accommodation(state, id).await?;
     let mut uow = UnitOfWork::begin(state).await?;
     let now = uow.now();
-    let token =
-        feeds::rotate_export_token(uow.conn(), id, channel, &new_export_token(), now).await?;
+    let secret = new_export_token();
+    let stored = feeds::rotate_export_token(
+        uow.conn(),
+        id,
+        channel,
+        &posada_store::hash_secret(&secret),
+        now,
+    )
+    .await?;
     uow.commit().await?;
+    let token = ExportLink {
+        channel: stored.channel,
+        created_at: stored.created_at,
+        token: Some(secret),
+    };
     tracing::info!(accommodation.id = id, channel = %channel, "export URL rotated");
     Ok(token)
 }

@@ -78,10 +78,14 @@ pub enum AppError {
     /// An outside service refused the request for good.
     #[error("{0}")]
     Refused(String),
-    /// An outside service (WhatsApp, Mercado Pago) or the database cannot be reached now: try
-    /// again later.
+    /// An outside service (WhatsApp, Mercado Pago) cannot be reached now: try again later.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The database cannot be reached now (refused connections, a closed pool, a pool timeout):
+    /// try again later. Not logged per request: the node logs the outage's start and end once
+    /// ([`crate::app::health::DatabaseReachability`]).
+    #[error("the database is unavailable")]
+    DatabaseUnavailable,
     /// Anything else (a bug, corrupt data): logged once where it is answered.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -110,6 +114,19 @@ pub fn is_outage(e: &sqlx::Error) -> bool {
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed
     )
+}
+
+/// Whether any cause in `e`'s chain is a database outage (see [`is_outage`]): a storage or job
+/// error that reached a handler as `anyhow` is still answered 503.
+pub fn is_outage_in(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+            Some(e) => is_outage(e),
+            None => match cause.downcast_ref::<StoreError>() {
+                Some(StoreError::Sqlx(e)) => is_outage(e),
+                _ => false,
+            },
+        })
 }
 
 impl AppError {
@@ -148,8 +165,8 @@ impl From<StoreError> for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         if is_outage(&e) {
-            tracing::warn!(error = %e, "the database is unreachable");
-            AppError::Unavailable("the database is unavailable, try again later".into())
+            tracing::debug!(error = %e, "the database is unreachable");
+            AppError::DatabaseUnavailable
         } else {
             match StoreError::from(e) {
                 StoreError::Sqlx(e) => AppError::Internal(e.into()),
@@ -161,7 +178,12 @@ impl From<sqlx::Error> for AppError {
 
 impl From<posada_jobs::JobsError> for AppError {
     fn from(e: posada_jobs::JobsError) -> Self {
-        AppError::Internal(e.into())
+        let e = anyhow::Error::from(e);
+        if is_outage_in(&e) {
+            AppError::DatabaseUnavailable
+        } else {
+            AppError::Internal(e)
+        }
     }
 }
 

@@ -165,14 +165,13 @@ pub async fn create_payment_link(
     Ok(())
 }
 
-/// How many times (job attempts) a payment Mercado Pago answers 404 for is looked up before the
-/// notification is dropped as naming no payment.
 /// A verified notification says payment `payment_id` changed: look it up soon.
 ///
-/// One processing job per payment while it is live (its key), so a burst of duplicates is one
-/// job. When one is live it may already be past its look-up at the API, and this notification can
-/// carry a newer status (approved, then refunded): one follow-up look-up runs shortly after, and
-/// further duplicates meanwhile are absorbed by its own key.
+/// One processing job per payment while it is live (its key), and at most
+/// [`LOOKUPS_PER_WINDOW`] started per [`LOOKUP_WINDOW`] (idempotency claims on the payment id), so a
+/// burst of duplicates is one job and a stream of them a bounded number. A later notification may carry a newer status (approved,
+/// then refunded): it asks for one follow-up look-up shortly after, and further duplicates
+/// meanwhile are absorbed by the follow-up's own key.
 pub async fn notification_received(
     state: &AppState,
     payment_id: &str,
@@ -185,17 +184,60 @@ pub async fn notification_received(
         trace_id: trace_id.map(str::to_string),
         ..JobOptions::default()
     };
-    if state.jobs().enqueue(&job, opts.clone()).await?.is_none() {
-        let again = JobOptions {
-            unique_key: Some(job.follow_up_key()),
-            run_at: Some(state.now() + chrono::Duration::seconds(2)),
-            ..opts
-        };
-        state.jobs().enqueue(&job, again).await?;
+    let jobs = state.jobs();
+    let mut uow = UnitOfWork::begin(state).await?;
+    let now = uow.now();
+    let again = |at| JobOptions {
+        unique_key: Some(job.follow_up_key()),
+        run_at: Some(at),
+        ..opts.clone()
+    };
+    // The job and the budget claim are one transaction: a job over budget is never seen by a
+    // worker, and concurrent duplicates wait on the job's key instead of spending the budget.
+    if jobs
+        .enqueue_in(uow.conn(), &job, opts.clone())
+        .await?
+        .is_none()
+    {
+        jobs.enqueue_in(uow.conn(), &job, again(now + FOLLOW_UP_WHILE_LIVE))
+            .await?;
+        return uow.commit().await;
     }
+    let in_budget = posada_store::idempotency::claim_slot(
+        uow.conn(),
+        LOOKUP_SCOPE,
+        payment_id,
+        LOOKUPS_PER_WINDOW,
+        LOOKUP_WINDOW,
+        now,
+    )
+    .await?;
+    if in_budget {
+        return uow.commit().await;
+    }
+    uow.rollback().await?;
+    tracing::info!(
+        payment.id = payment_id,
+        "payment looked up {LOOKUPS_PER_WINDOW} times within a minute; the next look-up waits for the window's end"
+    );
+    jobs.enqueue(&job, again(now + LOOKUP_WINDOW)).await?;
     Ok(())
 }
 
+/// Idempotency-key scope of the per-payment look-up budget.
+const LOOKUP_SCOPE: &str = "mp-payment-lookup";
+/// A payment id starts at most this many processing jobs per [`LOOKUP_WINDOW`] (a payment's
+/// ordinary life — pending, approved, perhaps refunded — fits); past it, notifications share one
+/// follow-up at the end of the window, so a flood of notifications about one payment, forged or
+/// not, makes a bounded number of API calls.
+const LOOKUPS_PER_WINDOW: u32 = 3;
+/// See [`LOOKUPS_PER_WINDOW`].
+const LOOKUP_WINDOW: chrono::Duration = chrono::Duration::minutes(1);
+/// The follow-up after a notification that found a processing job live.
+const FOLLOW_UP_WHILE_LIVE: chrono::Duration = chrono::Duration::seconds(2);
+
+/// How many times (job attempts) a payment Mercado Pago answers 404 for is looked up before the
+/// notification is dropped as naming no payment.
 pub const NOT_FOUND_LOOKUPS: i32 = 5;
 
 /// Process a payment notification: fetch the payment, record it, act once per status.

@@ -47,7 +47,9 @@ impl<'s> UnitOfWork<'s> {
 
     /// Begin a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(state: &'s AppState) -> Result<UnitOfWork<'s>, AppError> {
-        Ok(Self::wrap(state, state.db().begin().await?))
+        let tx = state.db().begin().await?;
+        state.database().answered();
+        Ok(Self::wrap(state, tx))
     }
 
     /// Begin and take the accommodation's calendar lock exclusively, in the same round trip as
@@ -58,6 +60,7 @@ impl<'s> UnitOfWork<'s> {
         accommodation_id: i64,
     ) -> Result<UnitOfWork<'s>, AppError> {
         let tx = accommodations::begin_with_calendar(state.db(), accommodation_id).await?;
+        state.database().answered();
         Ok(Self::wrap(state, tx))
     }
 

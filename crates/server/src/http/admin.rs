@@ -2,7 +2,7 @@
 //! confirm, cancel, no-show, CSV export), and owner blocks. Every route needs an API token.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{QuoteOut, public_accommodation};
-use super::{Admin, Json, Problem, Query};
+use super::{Admin, Json, Path, Problem, Query};
 use crate::app::accommodations::AccommodationIn;
 use crate::app::{self, booking};
 use crate::state::AppState;

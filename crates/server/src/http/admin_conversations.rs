@@ -6,7 +6,7 @@
 //! are tolerated); anything else is an unknown conversation.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use posada_store::conversations::{
@@ -15,7 +15,7 @@ use posada_store::conversations::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Admin, Json, Problem, Query};
+use super::{Admin, Json, Path, Problem, Query};
 use crate::state::AppState;
 
 /// Longest preview of the latest message in the list, in characters.
@@ -134,7 +134,7 @@ async fn list(
         },
     )
     .await
-    .map_err(Problem::internal)?;
+    .map_err(Problem::from)?;
     Ok(Json(json!({
         "items": items.iter().map(|s| summary_view(s, state.now())).collect::<Vec<_>>(),
         "total": total,
@@ -151,11 +151,11 @@ struct DetailQuery {
 async fn view(state: &AppState, phone: &str, limit: i64) -> Result<Value, Problem> {
     let summary = conversations::summary(state.db(), phone)
         .await
-        .map_err(Problem::internal)?
+        .map_err(Problem::from)?
         .ok_or_else(|| Problem::not_found("conversation"))?;
     let messages = conversations::messages(state.db(), phone, limit)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     let mut v = summary_view(&summary, state.now());
     v["messages"] = json!(messages.iter().map(message_view).collect::<Vec<_>>());
     Ok(v)
@@ -214,7 +214,7 @@ async fn resolve(
     let phone = phone_param(&phone)?;
     let found = crate::app::conversations::resolve(&state, &phone)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     if !found {
         return Err(Problem::not_found("conversation"));
     }

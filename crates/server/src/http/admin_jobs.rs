@@ -4,7 +4,7 @@
 //! the engine's [`posada_jobs::Admin`], so no running engine is needed on this node.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -12,7 +12,7 @@ use posada_jobs::{JobState, JobsError, ListFilter, Page};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Admin, Problem, Query};
+use super::{Admin, Path, Problem, Query};
 use crate::state::AppState;
 
 /// The routes.
@@ -38,7 +38,7 @@ fn engine_error(e: JobsError) -> Problem {
             "Another live job holds this job's unique key",
             format!("job {id} cannot run again while another live job has the unique key {key:?}"),
         ),
-        other => Problem::internal(other),
+        other => crate::app::AppError::from(other).into(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! read and cancel one's own with code + access token). Nothing here reveals another guest's name,
 //! phone or e-mail.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::trace::TraceId;
-use super::{Json, Problem, Query};
+use super::{Json, Path, Problem, Query};
 use crate::app::booking::{self, HoldRequest};
 use crate::state::AppState;
 
@@ -58,7 +58,7 @@ pub fn public_accommodation(a: &StoredAccommodation) -> Value {
 async fn list_accommodations(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
     let list = posada_store::accommodations::list(state.db(), true)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     Ok(Json(
         json!({ "items": list.iter().map(public_accommodation).collect::<Vec<_>>() }),
     ))
@@ -128,7 +128,7 @@ async fn availability_calendar(
         .taken_cache()
         .taken(state.db(), acc.accommodation.id, from, until)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     let today = state.today();
     let days: Vec<Value> = availability::calendar(from, until, &taken)
         .into_iter()
@@ -236,7 +236,7 @@ async fn own_reservation(
         .map_err(|_| Problem::not_found("reservation"))?;
     reservations::get_for_guest(state.db(), code.as_str(), &posada_store::hash_secret(token))
         .await
-        .map_err(Problem::internal)?
+        .map_err(Problem::from)?
         .ok_or_else(|| Problem::not_found("reservation"))
 }
 
@@ -248,7 +248,7 @@ async fn get_own_reservation(
     let r = own_reservation(&state, &code, &headers).await?;
     let acc = posada_store::accommodations::get(state.db(), r.accommodation_id)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     Ok(Json(guest_view(&r, acc.as_ref())))
 }
 
@@ -275,6 +275,6 @@ async fn cancel_own_reservation(
     let r = booking::cancel(&state, r.id, Actor::Guest, reason.as_deref()).await?;
     let acc = posada_store::accommodations::get(state.db(), r.accommodation_id)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     Ok(Json(guest_view(&r, acc.as_ref())))
 }

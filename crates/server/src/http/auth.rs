@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for Admin {
         };
         let token = posada_store::tokens::authenticate(state.db(), secret, state.now())
             .await
-            .map_err(Problem::internal)?
+            .map_err(Problem::from)?
             .ok_or_else(|| Problem::unauthorized("the API token is unknown or revoked"))?;
         let reading = parts.method == Method::GET || parts.method == Method::HEAD;
         if !reading && token.scope != "write" {

@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 
 use argon2::{Argon2, PasswordVerifier};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -26,9 +26,9 @@ use serde::Deserialize;
 
 use posada_store::ops::LoginAttempt;
 
-use super::Problem;
 use super::middleware::OpsExt;
 use super::security::ClientIp;
+use super::{Path, Problem};
 use crate::app::AppError;
 use crate::state::AppState;
 
@@ -135,7 +135,7 @@ async fn current_session(
     let token_hash = posada_store::hash_secret(&cookie);
     let found = posada_store::ops::session(state.db(), &token_hash, state.now())
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     Ok(found.map(|s| Session {
         token_hash,
         csrf: s.csrf_token,
@@ -230,7 +230,7 @@ async fn stored_hash(state: &AppState) -> Result<Option<String>, Problem> {
     }
     posada_store::ops::owner_password_hash(state.db())
         .await
-        .map_err(Problem::internal)
+        .map_err(Problem::from)
 }
 
 /// `POST /dashboard/login`
@@ -270,7 +270,7 @@ async fn login(
     let attempt =
         posada_store::ops::claim_login_attempt(state.db(), &client, now, MAX_FAILURES, lock_for)
             .await
-            .map_err(Problem::internal)?;
+            .map_err(Problem::from)?;
     let locks_until = match attempt {
         LoginAttempt::Locked { until } => {
             tracing::info!(client = %client, "dashboard login refused: locked out");
@@ -309,7 +309,7 @@ async fn login(
     }
     posada_store::ops::clear_login_failures(state.db(), &client)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     let token = random_token();
     let session_csrf = random_token();
     posada_store::ops::create_session(
@@ -321,7 +321,7 @@ async fn login(
         state.now(),
     )
     .await
-    .map_err(Problem::internal)?;
+    .map_err(Problem::from)?;
     tracing::info!(client = %client, "owner logged in to the dashboard");
     let session = dashboard_cookie(&state, COOKIE, &token, "/dashboard", SESSION_HOURS * 3600);
     // The login form's token has done its job.
@@ -359,10 +359,10 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     let today = state.today();
     let stays = posada_store::ops::upcoming_stays(state.db(), today, 100)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     let alerts = posada_store::ops::open_alerts(state.db())
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     let mut body = String::from("<h1>Próximas reservas</h1>");
     if stays.is_empty() {
         body.push_str("<p>No hay reservas próximas.</p>");
@@ -430,7 +430,7 @@ async fn conversations_section(
         },
     )
     .await
-    .map_err(Problem::internal)?;
+    .map_err(Problem::from)?;
     body.push_str("<h2>Conversaciones esperando respuesta</h2>");
     if waiting.is_empty() {
         body.push_str("<p>Ningún huésped espera respuesta por WhatsApp.</p>");
@@ -546,7 +546,7 @@ async fn resolve(
     let phone = crate::app::conversations::digits(&phone);
     let found = crate::app::conversations::resolve(&state, &phone)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     if !found {
         return Ok(form_error(
             StatusCode::NOT_FOUND,
@@ -571,7 +571,7 @@ async fn logout(
     let session = form_session(&state, &headers, form.csrf_token.as_deref()).await?;
     posada_store::ops::delete_session(state.db(), &session.token_hash)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(Problem::from)?;
     let mut response = Redirect::to("/dashboard/login").into_response();
     let cleared = dashboard_cookie(&state, COOKIE, "", "/dashboard", 0);
     if let Ok(v) = HeaderValue::from_str(&cleared) {
@@ -593,7 +593,7 @@ async fn run_task(
         .admin()
         .periodic_run_now(&name)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(crate::app::AppError::from)?;
     if !found {
         return Err(Problem::not_found("periodic task"));
     }

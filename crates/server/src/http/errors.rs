@@ -64,17 +64,50 @@ impl From<AppError> for Problem {
                 "WhatsApp refused the message",
             )
             .detail(why),
+            AppError::DatabaseUnavailable => Problem::database_unavailable(),
             AppError::Unavailable(why) => {
                 tracing::warn!(error = %why, "request answered 503: a dependency is unavailable");
                 Problem::unavailable(why).retry_after(OUTAGE_RETRY_AFTER_SECONDS)
+            }
+            AppError::Internal(e) if crate::app::error::is_outage_in(&e) => {
+                Problem::database_unavailable()
             }
             AppError::Internal(e) => Problem::internal(format!("{e:#}")),
         }
     }
 }
 
+impl Problem {
+    /// 503 with `Retry-After` for a database outage. Not logged here: the response carries
+    /// [`DatabaseOutage`], and the middleware tells the node's
+    /// [`crate::app::health::DatabaseReachability`], which logs the outage once.
+    pub fn database_unavailable() -> Problem {
+        Problem::unavailable("the database is unavailable, try again later")
+            .retry_after(OUTAGE_RETRY_AFTER_SECONDS)
+            .database_outage()
+    }
+}
+
+/// Marks a response refused because the database is unreachable.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseOutage;
+
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
         AppError::from(e).into()
     }
+}
+
+/// Middleware: a response refused for a database outage tells the node's
+/// [`crate::app::health::DatabaseReachability`], which logs the outage once (not once a request).
+pub async fn note_database_outages(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(req).await;
+    if response.extensions().get::<DatabaseOutage>().is_some() {
+        state.database().unreachable();
+    }
+    response
 }

@@ -26,6 +26,7 @@ const DB_DEGRADED: Duration = Duration::from_millis(500);
 async fn database_check(state: &AppState) -> (Status, serde_json::Value) {
     match tokio::time::timeout(Duration::from_secs(2), state.db().ping()).await {
         Ok(Ok(latency)) => {
+            state.database().answered();
             let status = if latency > DB_DEGRADED {
                 Status::Degraded
             } else {

@@ -6,7 +6,7 @@
 //! the owner can rotate one without touching the others.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use posada_store::feeds::{self, FeedRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Admin, Json, Problem};
+use super::{Admin, Json, Path, Problem, Query};
 use crate::app::AppError;
 use crate::app::channels::{self, FeedIn};
 use crate::state::AppState;
@@ -141,66 +141,76 @@ async fn delete_feed(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/admin/feeds/{id}/sync`: enqueue a sync now (202).
+/// `POST /api/v1/admin/feeds/{id}/sync`: have the feed fetched after now (202, naming the job that
+/// will do it).
 async fn sync_now(
     State(state): State<AppState>,
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>), Problem> {
-    let job = channels::sync_now(&state, id).await?;
+    let asked = channels::sync_now(&state, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({
             "feed_id": id,
-            "job_id": job,
-            "already_queued": job.is_none(),
+            "job_id": asked.job_id,
+            "already_queued": asked.already_queued,
         })),
     ))
 }
 
-/// One export URL.
+/// One channel's export URL. The secret in it is stored only hashed: `url` is given when it is
+/// made (first listing, rotation) and is `null` afterwards; `rotate` makes a new one (the old URL
+/// then stops working).
 #[derive(Debug, Serialize)]
 struct ExportUrl {
     channel: String,
-    url: String,
+    url: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
+    rotate: String,
 }
 
-fn export_url(state: &AppState, t: &feeds::ExportToken) -> ExportUrl {
+fn export_url(state: &AppState, accommodation_id: i64, t: &channels::ExportLink) -> ExportUrl {
     ExportUrl {
         channel: t.channel.clone(),
-        url: format!(
-            "{}/ical/{}.ics",
-            state.settings().posada_public_url.trim_end_matches('/'),
-            t.token
-        ),
+        url: t.token.as_ref().map(|token| {
+            format!(
+                "{}/ical/{token}.ics",
+                state.settings().posada_public_url.trim_end_matches('/'),
+            )
+        }),
         created_at: t.created_at,
+        rotate: format!(
+            "/api/v1/admin/accommodations/{accommodation_id}/ical-exports/{}/rotate",
+            t.channel
+        ),
     }
 }
 
-/// `GET /api/v1/admin/accommodations/{id}/ical-exports`: one URL per channel (created on first
-/// use), to paste into each channel's calendar import.
+/// `GET /api/v1/admin/accommodations/{id}/ical-exports`: one URL per channel, to paste into each
+/// channel's calendar import. The URL is shown when it is made (the first listing); later
+/// listings show `url: null` and the rotation link.
 async fn export_urls(
     State(state): State<AppState>,
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<serde_json::Value>, Problem> {
     let tokens = channels::export_tokens(&state, id).await?;
-    let exports: Vec<ExportUrl> = tokens.iter().map(|t| export_url(&state, t)).collect();
+    let exports: Vec<ExportUrl> = tokens.iter().map(|t| export_url(&state, id, t)).collect();
     Ok(axum::Json(
         json!({ "accommodation_id": id, "exports": exports }),
     ))
 }
 
 /// `POST /api/v1/admin/accommodations/{id}/ical-exports/{channel}/rotate`: a new secret URL for
-/// one channel; the old one answers 404 from now on.
+/// one channel, shown this once; the old one answers 404 from now on.
 async fn rotate_export(
     State(state): State<AppState>,
     _admin: Admin,
     Path((id, channel)): Path<(i64, String)>,
 ) -> Result<axum::Json<ExportUrl>, Problem> {
     let token = channels::rotate_export(&state, id, &channel).await?;
-    Ok(axum::Json(export_url(&state, &token)))
+    Ok(axum::Json(export_url(&state, id, &token)))
 }
 
 /// `GET /api/v1/admin/conflicts`: imported blocks that overlap one of our active reservations.

@@ -98,7 +98,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let ttl = chrono::Duration::from_std(KEEP_FOR).unwrap_or(chrono::Duration::hours(48));
     let claim = match idempotency::claim(state.db(), &scope, &key, &hash, ttl, state.now()).await {
         Ok(c) => c,
-        Err(e) => return Problem::internal(format!("idempotency claim: {e}")).into_response(),
+        Err(e) => return Problem::from(e).into_response(),
     };
     match claim {
         Claim::New => {}

@@ -2,8 +2,8 @@
 //! needs ([`Ops`]: rate limiter, trusted proxies, health cache).
 //!
 //! Outermost first: trace id (so every log line, even of a refused request, carries it) →
-//! security headers → HTTP metrics (sees the final status, including 413/429/503) → problem+json
-//! for bare errors → a panic becomes a 500 problem → CORS → client address → the guest's access
+//! security headers → HTTP metrics (sees the final status, including 413/429/503) → database
+//! outages noted once per transition → problem+json for bare errors → a panic becomes a 500 problem → CORS → client address → the guest's access
 //! token in canonical form → rate limit → request timeout → body limit → idempotency → the route.
 
 use std::sync::Mutex;
@@ -117,6 +117,10 @@ pub fn stack(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
                 security::security_headers,
             ))
             .layer(axum::middleware::from_fn(metrics::track))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                super::errors::note_database_outages,
+            ))
             .layer(axum::middleware::from_fn(security::problem_for_bare_errors))
             .layer(CatchPanicLayer::custom(security::panic_response)),
     )

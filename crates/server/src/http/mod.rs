@@ -27,7 +27,7 @@ use axum::routing::get;
 use crate::state::AppState;
 
 pub use auth::Admin;
-pub use json::{Json, Query};
+pub use json::{Json, Path, Query};
 pub use problem::{FieldError, Problem};
 
 /// Serve the whole router on `listener` with the connection limits (header-read timeout, caps)

@@ -36,6 +36,8 @@ pub struct ProblemBody {
     pub extra: Map<String, Value>,
     #[serde(skip)]
     retry_after: Option<u64>,
+    #[serde(skip)]
+    database_outage: bool,
 }
 
 pub use crate::app::FieldError;
@@ -51,6 +53,7 @@ impl Problem {
             errors: Vec::new(),
             extra: Map::new(),
             retry_after: None,
+            database_outage: false,
         }))
     }
 
@@ -71,6 +74,13 @@ impl Problem {
             key.to_string(),
             serde_json::to_value(value).unwrap_or(Value::Null),
         );
+        self
+    }
+
+    /// Mark the answer as caused by a database outage (the response carries
+    /// [`super::errors::DatabaseOutage`] for the middleware that logs outages once).
+    pub fn database_outage(mut self) -> Problem {
+        self.0.database_outage = true;
         self
     }
 
@@ -172,7 +182,13 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let retry_after = self.0.retry_after;
+        let database_outage = self.0.database_outage;
         let mut response = (status, Json(self)).into_response();
+        if database_outage {
+            response
+                .extensions_mut()
+                .insert(super::errors::DatabaseOutage);
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -186,6 +202,6 @@ impl IntoResponse for Problem {
 
 impl From<anyhow::Error> for Problem {
     fn from(err: anyhow::Error) -> Problem {
-        Problem::internal(format!("{err:#}"))
+        crate::app::AppError::Internal(err).into()
     }
 }

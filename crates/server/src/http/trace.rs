@@ -24,8 +24,15 @@ fn acceptable(v: &str) -> bool {
 /// Paths that carry a guest's phone (`/api/v1/admin/conversations/{phone}…`).
 const PHONE_PATH_PREFIX: &str = "/api/v1/admin/conversations/";
 
-/// The request path as logs may show it: a guest's phone in it is masked.
+/// Paths that carry a calendar export's secret token (`/ical/{token}.ics`).
+const EXPORT_PATH_PREFIX: &str = "/ical/";
+
+/// The request path as logs may show it: a guest's phone in it is masked, and an export URL's
+/// secret token is replaced whole (it opens the calendar).
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with(EXPORT_PATH_PREFIX) {
+        return "/ical/***.ics".into();
+    }
     let Some(rest) = path.strip_prefix(PHONE_PATH_PREFIX) else {
         return path.into();
     };
@@ -78,5 +85,19 @@ mod tests {
             loggable_path("/api/v1/reservations/7"),
             "/api/v1/reservations/7"
         );
+    }
+
+    #[test]
+    fn export_tokens_in_paths_are_masked() {
+        let token = "4f1c0ffee4f1c0ffee4f1c0ffee4f1c0ffee4f1c0ffee42";
+        for path in [
+            format!("/ical/{token}.ics"),
+            format!("/ical/{token}"),
+            "/ical/".to_string(),
+        ] {
+            let shown = loggable_path(&path);
+            assert_eq!(shown, "/ical/***.ics");
+            assert!(!shown.contains("c0ffee"));
+        }
     }
 }

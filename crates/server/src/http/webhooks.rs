@@ -48,8 +48,9 @@ fn valid_payment_id(id: &str) -> bool {
 }
 
 /// `POST /api/v1/webhooks/mercadopago`: signed notifications (`?data.id=…&type=payment` with
-/// `x-signature` and `x-request-id`) and the legacy IPN form (`?topic=payment&id=…`, unsigned, verified
-/// by reading the payment through the API in the job).
+/// `x-signature` and `x-request-id`) and, only while `MERCADOPAGO_WEBHOOK_SECRET` is not set, the
+/// legacy IPN form (`?topic=payment&id=…`, unsigned, verified by reading the payment through the API
+/// in the job). With a secret set, an unsigned notification of either form is a 401.
 async fn mercadopago(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -63,8 +64,12 @@ async fn mercadopago(
             .into_response();
     }
     let signature = header(&headers, "x-signature");
-    let legacy =
-        signature.is_none() && query.contains_key("topic") && !query.contains_key("data.id");
+    // With a secret configured every notification must be signed: the legacy unsigned form is
+    // read only on a server that has no secret to check against.
+    let legacy = settings.mercadopago_webhook_secret.is_none()
+        && signature.is_none()
+        && query.contains_key("topic")
+        && !query.contains_key("data.id");
     let (kind, payment_id) = if legacy {
         (
             query.get("topic").map(String::as_str).unwrap_or(""),

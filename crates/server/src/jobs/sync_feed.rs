@@ -1,5 +1,6 @@
-//! `ical.sync_feed` (`ical-sync:{feed id}`: a feed never has two syncs queued or running): fetch
-//! one channel feed and apply it to its blocks.
+//! `ical.sync_feed` (`ical-sync:{feed id}`: a feed never has two syncs queued; "sync now" while one
+//! runs adds one follow-up, `ical-sync:{feed id}:again`): fetch one channel feed and apply it to
+//! its blocks (an older fetch never overwrites a newer one's result).
 
 use std::time::Duration;
 
@@ -22,6 +23,14 @@ pub struct SyncFeed {
     /// Act as of this instant instead of now (history replays).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<DateTime<Utc>>,
+}
+
+impl SyncFeed {
+    /// The key of the one follow-up sync "sync now" queues while a sync of the feed is running
+    /// (that one may have fetched before the owner asked).
+    pub fn follow_up_key(&self) -> String {
+        format!("ical-sync:{}:again", self.feed_id)
+    }
 }
 
 impl Job for SyncFeed {

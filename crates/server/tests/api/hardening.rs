@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::routing::get;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::helpers::{Backend, TestApp, days_from_now};
@@ -71,7 +71,112 @@ async fn public_health_routes_show_no_raw_database_error(backend: Backend) {
     }
 }
 
+/// A NUL character in a path segment, a JSON string or a query parameter is the same 422 naming
+/// the field on both backends (PostgreSQL cannot store it; issue 15 #4).
+async fn nul_characters_answer_422_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_accommodation("coihue", 3_000_000).await;
+    async fn field_of(res: reqwest::Response) -> String {
+        assert_eq!(res.status(), 422);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body: Value = res.json().await.unwrap();
+        body["errors"][0]["field"].as_str().unwrap().to_string()
+    }
+    assert_eq!(
+        field_of(app.get("/api/v1/accommodations/%00").await).await,
+        "slug"
+    );
+    assert_eq!(
+        field_of(app.get("/api/v1/accommodations/co%00ihue/quote").await).await,
+        "slug"
+    );
+    assert_eq!(
+        field_of(app.get("/api/v1/reservations/AB%00CD").await).await,
+        "code"
+    );
+    assert_eq!(field_of(app.get("/ical/%00.ics").await).await, "file");
+    let hold = |guest: Value, notes: &str| {
+        json!({
+            "accommodation": "coihue",
+            "check_in": days_from_now(10),
+            "check_out": days_from_now(12),
+            "guests": 2,
+            "guest": guest,
+            "notes": notes,
+        })
+    };
+    let ana =
+        json!({"name": "Ana Pérez", "email": "ana@example.com", "phone": "+54 9 11 5555-1234"});
+    for (guest, notes, field) in [
+        (
+            json!({"name": "Ana\u{0}", "email": "ana@example.com", "phone": "+54 9 11 5555-1234"}),
+            "",
+            "guest.name",
+        ),
+        (
+            json!({"name": "Ana", "email": "ana\u{0}@example.com", "phone": "+54 9 11 5555-1234"}),
+            "",
+            "guest.email",
+        ),
+        (ana.clone(), "llegamos\u{0}tarde", "notes"),
+    ] {
+        let res = app.post("/api/v1/reservations", &hold(guest, notes)).await;
+        assert_eq!(field_of(res).await, field);
+    }
+    assert_eq!(
+        field_of(app.admin_get("/api/v1/admin/reservations?q=%00").await).await,
+        "q"
+    );
+    // Nothing was held, and ordinary text still works.
+    let res = app
+        .post("/api/v1/reservations", &hold(ana, "llegamos tarde"))
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+/// With the database gone (its pool closed under the running app), public, guest and admin routes
+/// — those that read the store directly and those that write through a unit of work — answer 503
+/// problem+json with `Retry-After`, and the node counts (and logs) one outage, not one per
+/// request (issue 15 #7).
+async fn a_database_outage_answers_503_and_is_logged_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acc = app.create_accommodation("coihue", 3_000_000).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.get("/api/v1/accommodations").await.status(), 200);
+    assert_eq!(app.state.database().outages(), 0);
+    app.state.db().close().await;
+    for round in 0..3 {
+        for res in [
+            app.get("/api/v1/accommodations").await,
+            app.get("/api/v1/accommodations/coihue").await,
+            app.pre_reserve("coihue", &days_from_now(10), &days_from_now(12))
+                .await,
+            app.admin_get("/api/v1/admin/reservations").await,
+            app.admin_get(&format!("/api/v1/admin/accommodations/{acc}"))
+                .await,
+            app.admin_get("/api/v1/admin/blocks").await,
+            app.admin_get("/api/v1/admin/feeds").await,
+        ] {
+            let url = res.url().to_string();
+            assert_eq!(res.status(), 503, "{url} (round {round})");
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/problem+json",
+                "{url}"
+            );
+            assert_eq!(res.headers()["retry-after"], "60", "{url}");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["status"], 503, "{url}: {body}");
+        }
+    }
+    assert_eq!(app.state.database().outages(), 1, "one outage, logged once");
+    assert!(app.state.database().is_down());
+}
+
 on_both!(
+    a_database_outage_answers_503_and_is_logged_once,
+    nul_characters_answer_422_naming_the_field,
     an_upper_case_access_token_is_accepted,
     public_health_routes_show_no_raw_database_error
 );

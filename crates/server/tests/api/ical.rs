@@ -922,13 +922,38 @@ async fn export_is_stable_private_and_leaves_out_the_channels_own_blocks(backend
     };
     assert!(url_of("airbnb").starts_with("http://127.0.0.1:8080/ical/"));
     assert!(url_of("airbnb").ends_with(".ics"));
-    // Asking again gives the same URLs.
+    // The secret is stored hashed: asking again shows no URL, only when it was made and how to
+    // make a new one (the URLs shown once keep working).
     let (_, again) = body(
         app.admin_get(&format!("/api/v1/admin/accommodations/{acc}/ical-exports"))
             .await,
     )
     .await;
-    assert_eq!(again, exports);
+    for (first, later) in list.iter().zip(again["exports"].as_array().unwrap()) {
+        assert_eq!(later["channel"], first["channel"]);
+        assert_eq!(later["created_at"], first["created_at"]);
+        assert_eq!(later["url"], Value::Null, "{again}");
+        assert_eq!(
+            later["rotate"],
+            format!(
+                "/api/v1/admin/accommodations/{acc}/ical-exports/{}/rotate",
+                first["channel"].as_str().unwrap()
+            )
+        );
+    }
+    let token = url_of("airbnb")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".ics")
+        .to_string();
+    assert!(
+        posada_store::feeds::find_export_token(app.state.db(), &token)
+            .await
+            .unwrap()
+            .is_none(),
+        "the plain token is not what is stored"
+    );
 
     let airbnb_path = path_of(&url_of("airbnb"));
     let first = app.get(&airbnb_path).await;
@@ -1335,7 +1360,124 @@ async fn admin_feed_api_validates_syncs_now_and_deletes(backend: Backend) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Deleting an accommodation that has export URLs and feeds (issue 15 #5)
+
+async fn deleting_an_accommodation_takes_its_exports_and_feeds_with_it(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.enable_scheduled_tasks = false).await;
+    let acc = accommodation(&app, "arrayan").await;
+    let feed = add_feed(
+        &app,
+        acc,
+        "airbnb",
+        "https://www.airbnb.com/calendar/ical/1.ics",
+    )
+    .await;
+    let (status, exports) = body(
+        app.admin_get(&format!("/api/v1/admin/accommodations/{acc}/ical-exports"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{exports}");
+
+    let (status, deleted) = body(
+        app.admin_delete(&format!("/api/v1/admin/accommodations/{acc}"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    let gone = app
+        .admin_get(&format!("/api/v1/admin/accommodations/{acc}"))
+        .await;
+    assert_eq!(gone.status(), 404);
+    let feed_gone = app.admin_get(&format!("/api/v1/admin/feeds/{feed}")).await;
+    assert_eq!(feed_gone.status(), 404);
+    for export in exports["exports"].as_array().unwrap() {
+        if let Some(url) = export["url"].as_str() {
+            assert_eq!(app.get(&path_of(url)).await.status(), 404, "{url}");
+        }
+    }
+
+    // With a block it has history: it is deactivated, its feeds and exports kept.
+    let kept = accommodation(&app, "maiten").await;
+    add_feed(
+        &app,
+        kept,
+        "booking",
+        "https://admin.booking.com/ical/2.ics",
+    )
+    .await;
+    let res = app
+        .admin_post(
+            "/api/v1/admin/blocks",
+            &json!({"accommodation_id": kept, "check_in": days_from_now(3), "check_out": days_from_now(5), "reason": "pintura"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (status, deactivated) = body(
+        app.admin_delete(&format!("/api/v1/admin/accommodations/{kept}"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{deactivated}");
+    assert_eq!(deactivated["deactivated"], true, "{deactivated}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// "Sync now" while a sync runs (issue 15 #12)
+
+/// A "sync now" that arrives while a sync is fetching names a new job that fetches after it, and
+/// the older fetch never overwrites the newer one's blocks, whichever finishes first.
+async fn sync_now_while_a_sync_runs_fetches_again(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.enable_scheduled_tasks = false).await;
+    let channel = FakeChannel::start().await;
+    let acc = accommodation(&app, "radal").await;
+    let first_stay = (days_from_now(10), days_from_now(12));
+    let later_stay = (days_from_now(20), days_from_now(23));
+    channel.set_feed(
+        "/radal.ics",
+        ics(&[("a@airbnb.com", first_stay.0.clone(), first_stay.1.clone())]),
+    );
+    let feed = add_feed(&app, acc, "airbnb", &channel.url("/radal.ics")).await;
+    app.run_pending_jobs().await;
+    let before = channel.requests_to("/radal.ics").len();
+
+    let mut held = channel.hold_next("/radal.ics");
+    let sync_url = format!("/api/v1/admin/feeds/{feed}/sync");
+    let (status, running) = body(app.admin_post(&sync_url, &json!({})).await).await;
+    assert_eq!(status, 202, "{running}");
+    assert_eq!(running["already_queued"], false);
+    let running_job = running["job_id"].as_i64().unwrap();
+    held.arrived().await;
+    // The channel changes while that sync's request is in flight, and the owner asks again.
+    channel.set_feed(
+        "/radal.ics",
+        ics(&[
+            ("a@airbnb.com", first_stay.0.clone(), first_stay.1.clone()),
+            ("b@airbnb.com", later_stay.0.clone(), later_stay.1.clone()),
+        ]),
+    );
+    let (status, again) = body(app.admin_post(&sync_url, &json!({})).await).await;
+    assert_eq!(status, 202, "{again}");
+    let follow_up = again["job_id"].as_i64().expect("the answer names the job");
+    assert_ne!(follow_up, running_job, "{again}");
+    assert_eq!(again["already_queued"], false, "{again}");
+    held.release();
+    app.run_pending_jobs().await;
+
+    assert_eq!(channel.requests_to("/radal.ics").len(), before + 2);
+    let blocks = channel_blocks(&app, acc).await;
+    assert!(covered(&blocks, date(&first_stay.0)), "{blocks:?}");
+    assert!(
+        covered(&blocks, date(&later_stay.0)),
+        "the newer fetch's stay is kept: {blocks:?}"
+    );
+}
+
 on_both!(
+    sync_now_while_a_sync_runs_fetches_again,
+    deleting_an_accommodation_takes_its_exports_and_feeds_with_it,
     booking_history_replays_through_the_sync_job,
     airbnb_history_replays_through_the_sync_job,
     fetch_failures_update_the_status_and_remove_nothing,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use posada_domain::ReservationState;
 use posada_server::config::{Secret, Settings};
+use posada_server::jobs::process_payment::ProcessPayment;
 use posada_store::notifications::Notification;
 use posada_store::reservations::Reservation;
 use posada_testkit::{FakeMercadoPago, FakePayment, FakeWhatsApp, SmtpSink, sign_webhook};
@@ -214,6 +215,8 @@ on_both!(
     rejected_payment_tells_the_guest_and_keeps_the_hold,
     refund_flags_and_alerts_the_owner,
     legacy_ipn_is_verified_through_the_api,
+    with_a_secret_unsigned_notifications_are_refused,
+    lookups_are_bounded_per_payment_id,
     mercado_pago_down_delays_the_link_never_the_hold,
 );
 
@@ -400,10 +403,11 @@ async fn duplicate_webhooks_confirm_once_and_message_once(backend: Backend) {
         assert_eq!(status, 200, "{}", res.text().await.unwrap());
     }
     f.wait_state(r.id, ReservationState::Confirmed).await;
-    f.settle().await;
+    // (Jobs due now: past the per-payment look-up budget a duplicate waits for the window's end.)
+    f.app.run_pending_jobs().await;
     // A late duplicate after everything settled is processed again and changes nothing.
     assert_eq!(f.notify_payment("777").await.status(), 200);
-    f.settle().await;
+    f.app.run_pending_jobs().await;
 
     let history = posada_store::reservations::history(f.app.state.db(), r.id)
         .await
@@ -766,7 +770,8 @@ async fn refund_flags_and_alerts_the_owner(backend: Backend) {
 }
 
 async fn legacy_ipn_is_verified_through_the_api(backend: Backend) {
-    let f = Fixture::start(backend).await;
+    // The unsigned legacy form is read only by a server with no secret to check.
+    let f = Fixture::start_with(backend, |s| s.mercadopago_webhook_secret = None).await;
     f.accommodation("lago", 5_000_000).await;
     let r = f.hold("lago", 20, 2).await;
     f.mp.set_payment("951", &approved_for(&r));
@@ -820,5 +825,69 @@ async fn mercado_pago_down_delays_the_link_never_the_hold(backend: Backend) {
     assert_eq!(
         f.reservation(r.id).await.state,
         ReservationState::PreReserved
+    );
+}
+
+/// With `MERCADOPAGO_WEBHOOK_SECRET` set, neither the legacy form nor an unsigned new-style
+/// notification is acted on: 401, and Mercado Pago is never asked (issue 15 #6).
+async fn with_a_secret_unsigned_notifications_are_refused(backend: Backend) {
+    let f = Fixture::start(backend).await;
+    f.accommodation("lago", 5_000_000).await;
+    let r = f.hold("lago", 20, 2).await;
+    f.mp.set_payment("31337", &approved_for(&r));
+    for query in ["topic=payment&id=31337", "data.id=31337&type=payment"] {
+        let res = f
+            .app
+            .client
+            .post(f.app.url(&format!("/api/v1/webhooks/mercadopago?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{query}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    f.app.run_pending_jobs().await;
+    assert_eq!(f.mp.payment_lookups("31337"), 0);
+    assert!(f.app.jobs_of::<ProcessPayment>().await.is_empty());
+    assert_eq!(
+        f.reservation(r.id).await.state,
+        ReservationState::PreReserved
+    );
+}
+
+/// Twenty notifications about one payment, each after the previous one was processed, start at
+/// most three look-ups in the window; the rest share one follow-up at its end (issue 15 #6).
+async fn lookups_are_bounded_per_payment_id(backend: Backend) {
+    let f = Fixture::start_with(backend, |s| s.mercadopago_webhook_secret = None).await;
+    f.accommodation("lago", 5_000_000).await;
+    let r = f.hold("lago", 20, 2).await;
+    f.mp.set_payment("31337", &approved_for(&r));
+    for _ in 0..20 {
+        let res = f
+            .app
+            .client
+            .post(
+                f.app
+                    .url("/api/v1/webhooks/mercadopago?topic=payment&id=31337"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        f.app.run_pending_jobs().await;
+    }
+    assert_eq!(f.mp.payment_lookups("31337"), 3);
+    f.wait_state(r.id, ReservationState::Confirmed).await;
+    let live: Vec<_> = f
+        .app
+        .jobs_of::<ProcessPayment>()
+        .await
+        .into_iter()
+        .filter(|j| j.state.is_live())
+        .collect();
+    assert_eq!(
+        live.len(),
+        1,
+        "one follow-up at the end of the window: {live:?}"
     );
 }

@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 mod conversations;
+mod exports;
 mod guard;
 mod logins;
 mod records;
