@@ -19,6 +19,7 @@
 
 use chrono::{DateTime, Utc};
 use posada_domain::{Actor, ReservationState};
+use posada_jobs::JobOptions;
 use posada_integrations::WhatsAppError;
 use posada_integrations::whatsapp::{
     DeliveryStatus, MAX_TEXT_BODY, MessageContent, WebhookPayload,
@@ -37,6 +38,7 @@ use super::uow::UnitOfWork;
 use crate::jobs::assistant_reply::AssistantReply;
 use crate::jobs::create_payment_link::CreatePaymentLink;
 use crate::jobs::guest_button_reply::GuestButtonReply;
+use crate::jobs::whatsapp_delivery::WhatsappDelivery;
 use crate::state::AppState;
 use crate::telemetry::mask_phone;
 
@@ -497,6 +499,38 @@ pub async fn reply(state: &AppState, phone: &str, text: &str) -> Result<Message,
         body: text.to_string(),
         at: now,
         outcome: None,
+    })
+}
+
+/// What became of a signed WhatsApp delivery at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryQueued {
+    /// Queued for [`record_delivery`] under this job.
+    Queued(i64),
+    /// The same delivery is already queued (Meta sent it again before it was applied).
+    AlreadyQueued,
+}
+
+/// Queue a signed, readable WhatsApp delivery (its raw body) to be applied by a job, in one
+/// statement: the webhook's answer never waits for the conversation work.
+pub async fn delivery_received(
+    state: &AppState,
+    body: &str,
+    trace_id: Option<&str>,
+) -> Result<DeliveryQueued, AppError> {
+    let job = WhatsappDelivery {
+        body: body.to_string(),
+    };
+    let opts = JobOptions {
+        trace_id: trace_id.map(str::to_string),
+        ..JobOptions::default()
+    };
+    Ok(match state.jobs().enqueue(&job, opts).await? {
+        Some(id) => DeliveryQueued::Queued(id),
+        None => {
+            metrics::counter!("whatsapp_deliveries_duplicate_total").increment(1);
+            DeliveryQueued::AlreadyQueued
+        }
     })
 }
 

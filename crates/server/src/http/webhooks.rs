@@ -3,10 +3,11 @@
 //! Both read the raw body and check the provider's signature before anything else; a bad signature
 //! is a 401 and nothing is stored. Mercado Pago's notification only names a payment: the handler
 //! enqueues `ProcessPayment` (unique while live, so a burst of duplicates is one job) and answers at
-//! once; the job reads the payment from the API. WhatsApp deliveries update message statuses and
-//! the 24 h conversation window, deduplicated on (wamid, event); each new guest message is stored
-//! and either acted on by a job (the hold reminder's `pay:`/`cancel:` buttons) or hands the
-//! conversation to a person (see [`crate::app::conversations`]), in the same transaction.
+//! once; the job reads the payment from the API. A WhatsApp delivery is checked and queued
+//! for the `whatsapp.delivery` job in one statement; the job updates message statuses and the 24 h
+//! conversation window, deduplicated on (wamid, event), and stores each new guest message, which
+//! is answered by the assistant, acted on by a job (the reminders' `pay:`/`cancel:` buttons) or
+//! handed to a person (see [`crate::app::conversations`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use axum::routing::{get, post};
 use posada_integrations::{SignatureError, WebhookPayload};
 use serde_json::json;
 
+use crate::app::conversations::DeliveryQueued;
 use crate::http::Problem;
 use crate::http::trace::TraceId;
 use crate::state::AppState;
@@ -154,9 +156,11 @@ async fn whatsapp_verify(
     }
 }
 
-/// `POST /api/v1/webhooks/whatsapp`: statuses of our messages and inbound messages.
+/// `POST /api/v1/webhooks/whatsapp`: statuses of our messages and inbound messages. Checked
+/// (signature, then payload) and queued for `whatsapp.delivery`; applied by that job.
 async fn whatsapp_delivery(
     State(state): State<AppState>,
+    trace: Option<axum::Extension<TraceId>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -173,16 +177,26 @@ async fn whatsapp_delivery(
         tracing::warn!("whatsapp delivery refused: bad X-Hub-Signature-256");
         return Problem::unauthorized("X-Hub-Signature-256 does not match").into_response();
     }
-    let payload = match WebhookPayload::parse(&body) {
-        Ok(p) => p,
-        Err(e) => return Problem::bad_request(format!("unreadable delivery: {e}")).into_response(),
+    if let Err(e) = WebhookPayload::parse(&body) {
+        return Problem::bad_request(format!("unreadable delivery: {e}")).into_response();
+    }
+    // Valid JSON is valid UTF-8.
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return Problem::bad_request("unreadable delivery: not UTF-8").into_response();
     };
-    match crate::app::conversations::record_delivery(&state, &payload).await {
-        Ok((statuses, messages)) => (
-            StatusCode::OK,
-            axum::Json(json!({"statuses": statuses, "messages": messages})),
-        )
-            .into_response(),
+    let trace_id = trace.map(|t| t.0.0.clone());
+    match crate::app::conversations::delivery_received(&state, text, trace_id.as_deref()).await {
+        Ok(queued) => {
+            let (job_id, duplicate) = match queued {
+                DeliveryQueued::Queued(id) => (Some(id), false),
+                DeliveryQueued::AlreadyQueued => (None, true),
+            };
+            (
+                StatusCode::OK,
+                axum::Json(json!({"received": true, "job_id": job_id, "duplicate": duplicate})),
+            )
+                .into_response()
+        }
         Err(e) => Problem::from(e).into_response(),
     }
 }

@@ -289,6 +289,28 @@ impl TestApp {
         }
     }
 
+    /// Wait until job `id` has finished (completed, discarded or cancelled); fails, naming its
+    /// state and last error, after [`PENDING_JOBS_TIMEOUT`].
+    pub async fn job_finished(&self, id: i64) {
+        let deadline = tokio::time::Instant::now() + PENDING_JOBS_TIMEOUT;
+        loop {
+            let job = self.state.jobs().admin().get(id).await.unwrap();
+            let Some(job) = job else { return };
+            if matches!(
+                job.job.state,
+                JobState::Completed | JobState::Discarded | JobState::Cancelled
+            ) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job #{id} not finished after {PENDING_JOBS_TIMEOUT:?}: {:?}",
+                job.job
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Every job of `kind` (newest first), whatever its state.
     pub async fn jobs_of_kind(&self, kind: &str) -> Vec<JobSummary> {
         self.state

@@ -164,8 +164,12 @@ impl Fixture {
         assert_eq!(res.status(), 200);
     }
 
+    /// POST a WhatsApp delivery signed with `secret`; once it is accepted, wait until the
+    /// `whatsapp.delivery` job that applies it has finished (as Meta would see it: acknowledged,
+    /// then applied moments later), and return the webhook's answer.
     pub async fn whatsapp_webhook(&self, body: &str, secret: &str) -> reqwest::Response {
-        self.app
+        let res = self
+            .app
             .client
             .post(self.app.url("/api/v1/webhooks/whatsapp"))
             .header("content-type", "application/json")
@@ -176,7 +180,24 @@ impl Fixture {
             .body(body.to_string())
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap();
+        if status == 200 {
+            let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(answer["received"], true, "{answer}");
+            match answer["job_id"].as_i64() {
+                Some(id) => self.app.job_finished(id).await,
+                // The same delivery was still queued: its job applies it.
+                None => self.app.run_pending_jobs().await,
+            }
+        }
+        let mut rebuilt = axum::http::Response::builder().status(status.as_u16());
+        for (name, value) in &headers {
+            rebuilt = rebuilt.header(name, value);
+        }
+        reqwest::Response::from(rebuilt.body(bytes.to_vec()).unwrap())
     }
 
     pub async fn payments_stored(&self) -> i64 {
