@@ -190,8 +190,13 @@ pub struct SentMessage {
 pub struct WhatsAppClient {
     http: reqwest::Client,
     messages_url: String,
+    /// `{graph_base_url}/{api_version}`: media ids are read under it.
+    graph_url: String,
     access_token: Secret,
 }
+
+/// The largest media posada downloads (WhatsApp's own limit for audio is 16 MB).
+pub const MAX_MEDIA_BYTES: usize = 16 * 1024 * 1024;
 
 impl fmt::Debug for WhatsAppClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -219,17 +224,81 @@ impl WhatsAppClient {
             .user_agent(concat!("posada/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| WhatsAppError::InvalidMessage(format!("building HTTP client: {e}")))?;
-        let messages_url = format!(
-            "{}/{}/{}/messages",
+        let graph_url = format!(
+            "{}/{}",
             graph_base_url.trim_end_matches('/'),
             api_version.trim_matches('/'),
-            phone_number_id.trim_matches('/')
         );
+        let messages_url = format!("{graph_url}/{}/messages", phone_number_id.trim_matches('/'));
         Ok(Self {
             http,
             messages_url,
+            graph_url,
             access_token: Secret::new(access_token),
         })
+    }
+
+    /// Downloads an inbound message's media (a voice note, say) by its media id: Graph answers
+    /// `GET /{media-id}` with a short-lived URL, which is read with the same bearer token. At most
+    /// [`MAX_MEDIA_BYTES`].
+    pub async fn download_media(&self, media_id: &str) -> Result<Vec<u8>, WhatsAppError> {
+        if media_id.is_empty()
+            || !media_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(WhatsAppError::InvalidMessage(format!(
+                "{media_id:?} is not a media id"
+            )));
+        }
+        let response = self
+            .http
+            .get(format!("{}/{media_id}", self.graph_url))
+            .bearer_auth(self.access_token.expose())
+            .send()
+            .await
+            .map_err(|e| WhatsAppError::from_transport(&e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| WhatsAppError::from_transport(&e))?;
+        if !status.is_success() {
+            return Err(WhatsAppError::from_graph_response(status.as_u16(), &text));
+        }
+        let url = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("url").and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| WhatsAppError::Transient {
+                status: Some(status.as_u16()),
+                message: "media answer without url".into(),
+            })?;
+        let mut response = self
+            .http
+            .get(&url)
+            .bearer_auth(self.access_token.expose())
+            .send()
+            .await
+            .map_err(|e| WhatsAppError::from_transport(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            return Err(WhatsAppError::from_graph_response(status.as_u16(), &text));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| WhatsAppError::from_transport(&e))?
+        {
+            if bytes.len() + chunk.len() > MAX_MEDIA_BYTES {
+                return Err(WhatsAppError::InvalidMessage(format!(
+                    "media {media_id} is larger than {MAX_MEDIA_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// Sends a free-form text (≤ 4096 characters); only allowed within 24 h of the guest's last message.

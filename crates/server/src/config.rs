@@ -155,6 +155,13 @@ pub struct Settings {
     /// `ASSISTANT_MAX_MESSAGES_PER_MINUTE`: guest messages per phone per minute the assistant
     /// answers; the rest are stored unanswered.
     pub assistant_max_messages_per_minute: u32,
+    /// `POSADA_STT_COMMAND`: transcribes guests' voice notes for the assistant: run through
+    /// `sh -c` with the downloaded audio file's path appended as the last argument; its standard
+    /// output is read as the text. Unset (the default): the assistant asks for text.
+    #[serde(default, deserialize_with = "lenient::optional")]
+    pub posada_stt_command: Option<String>,
+    /// `POSADA_STT_TIMEOUT_SECONDS`: how long a transcription may run before it is stopped.
+    pub posada_stt_timeout_seconds: u64,
     /// `SMTP_HOST`: the SMTP server; unset = e-mail not configured.
     #[serde(default, deserialize_with = "lenient::optional")]
     pub smtp_host: Option<String>,
@@ -291,6 +298,8 @@ impl Default for Settings {
             assistant_enabled: true,
             assistant_session_minutes: 30,
             assistant_max_messages_per_minute: 12,
+            posada_stt_command: None,
+            posada_stt_timeout_seconds: 120,
             smtp_host: None,
             smtp_port: 587,
             smtp_security: "starttls".into(),
@@ -406,6 +415,8 @@ pub const SPECS: &[(&str, Kind)] = &[
     ("ASSISTANT_ENABLED", Kind::Bool),
     ("ASSISTANT_SESSION_MINUTES", number(1, 1440)),
     ("ASSISTANT_MAX_MESSAGES_PER_MINUTE", number(1, 1000)),
+    ("POSADA_STT_COMMAND", Kind::OptionalText),
+    ("POSADA_STT_TIMEOUT_SECONDS", number(1, 3_600)),
     ("SMTP_HOST", Kind::OptionalText),
     ("SMTP_PORT", number(1, U16)),
     ("SMTP_SECURITY", Kind::Text),
@@ -991,6 +1002,7 @@ mod tests {
         "SMTP_FROM",
         "MESSAGE_TEMPLATES_DIR",
         "METRICS_TOKEN",
+        "POSADA_STT_COMMAND",
     ];
 
     /// Text settings whose value is a secret: a refusal never shows it.

@@ -11,6 +11,9 @@ use crate::{Result, on_conn, on_db};
 /// The outcome of a guest message waiting for the assistant.
 pub const QUEUED: &str = "queued";
 
+/// The outcome of a guest voice note being transcribed before it waits for the assistant.
+pub const TRANSCRIBING: &str = "transcribing";
+
 /// One phone's session.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Session {
@@ -122,6 +125,22 @@ pub async fn queued_message(db: &Db, id: i64) -> Result<Option<(String, DateTime
     Ok(on_db!(db, p => sqlx::query_as(
         "SELECT phone, at FROM whatsapp_messages WHERE id = $1 AND outcome = $2")
         .bind(id).bind(QUEUED).fetch_optional(p).await)?)
+}
+
+/// Mark a just-stored voice note as being transcribed (not yet waiting for the assistant).
+pub async fn mark_transcribing(conn: Conn<'_>, id: i64) -> Result<()> {
+    on_conn!(conn, c => sqlx::query("UPDATE whatsapp_messages SET outcome = $1 WHERE id = $2")
+        .bind(TRANSCRIBING).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Store a voice note's transcript (`None`: it could not be transcribed) and queue it for the
+/// assistant. `false` when it is no longer being transcribed (a repeated job). Returns its phone.
+pub async fn transcribed(conn: Conn<'_>, id: i64, text: Option<&str>) -> Result<Option<String>> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "UPDATE whatsapp_messages SET outcome = $1, body = COALESCE($2, body)
+          WHERE id = $3 AND outcome = $4 RETURNING phone")
+        .bind(QUEUED).bind(text).bind(id).bind(TRANSCRIBING).fetch_optional(&mut *c).await)?)
 }
 
 /// Record what the assistant did with a waiting message: `false` when it no longer waits.

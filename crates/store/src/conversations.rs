@@ -383,3 +383,19 @@ pub async fn purge_messages(db: &Db, before: DateTime<Utc>) -> Result<u64> {
         .bind(before).execute(p).await.map(|r| r.rows_affected()))?,
     )
 }
+
+/// How many guest messages are stored (benchmarks, tests).
+pub async fn count_inbound(db: &Db) -> Result<i64> {
+    Ok(on_db!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM whatsapp_messages WHERE direction = 'in'").fetch_one(p).await)?)
+}
+
+/// How many guest-audience WhatsApp outbox rows each recipient has, fewest and most (benchmarks:
+/// every guest of a bench asks the same, so both must match).
+pub async fn outbox_per_recipient_range(db: &Db) -> Result<(i64, i64)> {
+    let row: (Option<i64>, Option<i64>) = on_db!(db, p => sqlx::query_as(
+        "SELECT MIN(n), MAX(n) FROM (SELECT recipient, COUNT(*) AS n FROM notifications \
+         WHERE channel = 'whatsapp' AND audience = 'guest' GROUP BY recipient) AS per")
+        .fetch_one(p).await)?;
+    Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)))
+}

@@ -83,6 +83,22 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Notification>> {
     )
 }
 
+/// Whether a message to the same `recipient` on `channel`, written before notification `id` and
+/// after `since`, is still waiting to be sent (messages to one person go out in order).
+pub async fn earlier_still_queued(
+    db: &Db,
+    channel: &str,
+    recipient: &str,
+    id: i64,
+    since: DateTime<Utc>,
+) -> Result<bool> {
+    let found: Option<i64> = on_db!(db, p => sqlx::query_scalar(
+        "SELECT id FROM notifications WHERE status = 'queued' AND created_at > $1
+           AND channel = $2 AND recipient = $3 AND id < $4 LIMIT 1")
+        .bind(since).bind(channel).bind(recipient).bind(id).fetch_optional(p).await)?;
+    Ok(found.is_some())
+}
+
 /// The notification the provider knows as `provider_message_id` (WhatsApp's wamid).
 pub async fn by_provider_message_id(
     db: &Db,

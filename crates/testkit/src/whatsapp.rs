@@ -141,6 +141,8 @@ struct WaState {
     fail_next: VecDeque<FakeGraphError>,
     fail_recipient: HashMap<String, FakeGraphError>,
     counter: u64,
+    base_url: String,
+    media: HashMap<String, (String, Vec<u8>)>,
 }
 
 /// The fake. Dropping it stops the server.
@@ -155,6 +157,7 @@ impl FakeWhatsApp {
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(WaState::default()));
         let server = serve(Router::new().fallback(handle).with_state(state.clone())).await;
+        lock(&state).base_url = format!("http://{}", server.addr);
         Self {
             base_url: format!("http://{}", server.addr),
             state,
@@ -189,12 +192,56 @@ impl FakeWhatsApp {
             .insert(to.to_owned(), error);
     }
 
+    /// Makes media `id` (as an inbound message names it) downloadable: Graph's `GET
+    /// /{version}/{id}` answers its URL on this fake, which serves `bytes` as `mime_type`.
+    pub fn put_media(&self, id: &str, mime_type: &str, bytes: &[u8]) {
+        lock(&self.state)
+            .media
+            .insert(id.to_owned(), (mime_type.to_owned(), bytes.to_vec()));
+    }
+
     /// Forgets the programmed errors.
     pub fn clear_failures(&self) {
         let mut st = lock(&self.state);
         st.fail_next.clear();
         st.fail_recipient.clear();
     }
+}
+
+/// `GET /{version}/{media-id}` (the media's URL) and `GET /media-download/{media-id}` (its bytes),
+/// both with the bearer token, as Graph serves inbound media.
+fn media(st: &WaState, recorded: &RecordedRequest, first: &str, id: &str) -> Response {
+    let authorized = recorded
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7);
+    if !authorized {
+        return FakeGraphError::graph(401, 190, "Invalid OAuth access token", "").into_response();
+    }
+    let Some((mime_type, bytes)) = st.media.get(id) else {
+        return FakeGraphError::graph(
+            400,
+            100,
+            "Unsupported get request",
+            "Object with ID does not exist",
+        )
+        .into_response();
+    };
+    if first == "media-download" {
+        return (
+            [(axum::http::header::CONTENT_TYPE, mime_type.clone())],
+            bytes.clone(),
+        )
+            .into_response();
+    }
+    axum::Json(json!({
+        "messaging_product": "whatsapp",
+        "url": format!("{}/media-download/{id}", st.base_url),
+        "mime_type": mime_type,
+        "sha256": hex::encode(<Sha256 as sha2::Digest>::digest(bytes)),
+        "file_size": bytes.len(),
+        "id": id,
+    }))
+    .into_response()
 }
 
 /// `sha256=<hex HMAC-SHA256(app_secret, body)>`: the `X-Hub-Signature-256` Meta would send.
@@ -257,6 +304,9 @@ async fn handle(State(state): State<Arc<Mutex<WaState>>>, request: Request<Body>
     let mut st = lock(&state);
     st.requests.push(recorded.clone());
     let segments: Vec<&str> = recorded.path.trim_matches('/').split('/').collect();
+    if recorded.method == "GET" && segments.len() == 2 {
+        return media(&st, &recorded, segments[0], segments[1]);
+    }
     if recorded.method != "POST" || segments.len() != 3 || segments[2] != "messages" {
         return FakeGraphError::graph(400, 100, "Unsupported request", "unknown path")
             .into_response();

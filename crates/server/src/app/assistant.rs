@@ -409,7 +409,9 @@ async fn decide(
     if let Some(choice) = m.choice.as_deref() {
         return Ok(chosen(state, phone, session, memory, choice).await?);
     }
-    if !matches!(m.kind.as_str(), "text" | "button" | "list_reply") {
+    // A voice note reads like text once transcribed (`POSADA_STT_COMMAND`).
+    let transcribed = matches!(m.kind.as_str(), "audio" | "voice") && !m.body.trim().is_empty();
+    if !transcribed && !matches!(m.kind.as_str(), "text" | "button" | "list_reply") {
         return Ok(answer(
             "asked_for_text",
             Reply::text("Por ahora solo puedo leer mensajes de texto 🙈\n¿Me lo escribís?"),

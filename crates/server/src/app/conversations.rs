@@ -19,11 +19,11 @@
 
 use chrono::{DateTime, Utc};
 use posada_domain::{Actor, ReservationState};
-use posada_jobs::JobOptions;
 use posada_integrations::WhatsAppError;
 use posada_integrations::whatsapp::{
     DeliveryStatus, MAX_TEXT_BODY, MessageContent, WebhookPayload,
 };
+use posada_jobs::JobOptions;
 use posada_store::accommodations;
 use posada_store::conversations::{self, Direction, Message, NewMessage};
 use posada_store::notifications::NewNotification;
@@ -38,6 +38,7 @@ use super::uow::UnitOfWork;
 use crate::jobs::assistant_reply::AssistantReply;
 use crate::jobs::create_payment_link::CreatePaymentLink;
 use crate::jobs::guest_button_reply::GuestButtonReply;
+use crate::jobs::transcribe_voice_note::TranscribeVoiceNote;
 use crate::jobs::whatsapp_delivery::WhatsappDelivery;
 use crate::state::AppState;
 use crate::telemetry::mask_phone;
@@ -211,8 +212,22 @@ pub async fn receive(
             _ => None,
         };
         posada_store::assistant::touch(uow.conn(), phone, profile_name, now).await?;
-        posada_store::assistant::queue_message(uow.conn(), id, choice).await?;
-        uow.enqueue(&AssistantReply { message_id: id })?;
+        match content {
+            MessageContent::Audio {
+                id: Some(media_id), ..
+            } if uow.state().settings().posada_stt_command.is_some() => {
+                // Transcribed first; the transcription job queues it for the assistant.
+                posada_store::assistant::mark_transcribing(uow.conn(), id).await?;
+                uow.enqueue(&TranscribeVoiceNote {
+                    message_id: id,
+                    media_id: media_id.clone(),
+                })?;
+            }
+            _ => {
+                posada_store::assistant::queue_message(uow.conn(), id, choice).await?;
+                uow.enqueue(&AssistantReply { message_id: id })?;
+            }
+        }
         uow.changed(Event::ConversationChanged {
             phone: phone.to_string(),
         });

@@ -33,6 +33,7 @@ pub mod outbox;
 pub mod owner;
 pub mod payments;
 pub mod report;
+pub mod transcription;
 pub mod uow;
 
 pub use clock::{Clock, ManualClock, SystemClock};

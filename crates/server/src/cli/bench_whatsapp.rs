@@ -46,6 +46,11 @@ pub struct WhatsappBench {
         default_value = "hola! tienen lugar del 15 al 20 de marzo para 2?"
     )]
     text: String,
+    /// Share of the deliveries (0 to 0.9) that repeat an earlier delivery byte for byte, as Meta
+    /// does when it redelivers; the rest come from distinct phones. A flood:
+    /// `--deliveries 10000 --rate 2000 --duplicates 0.3`.
+    #[arg(long, default_value_t = 0.0)]
+    duplicates: f64,
     /// How long to wait for the last replies after the last delivery, in seconds.
     #[arg(long, default_value_t = 60)]
     wait_seconds: u64,
@@ -130,6 +135,9 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
     if opts.deliveries == 0 || opts.rate == 0 {
         anyhow::bail!("--deliveries and --rate must be at least 1");
     }
+    if !(0.0..=0.9).contains(&opts.duplicates) {
+        anyhow::bail!("--duplicates must be between 0 and 0.9 (a share of the deliveries)");
+    }
     let tmp = tempfile::tempdir()?;
     let url = match (opts.backend, opts.database_url) {
         (_, Some(url)) => url,
@@ -192,22 +200,41 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(opts.deliveries);
+    // Bodies already sent, for the repeats (Meta redelivers a recent delivery unchanged).
+    let mut sent_bodies: Vec<(Vec<u8>, String)> = Vec::new();
+    let mut lcg: u64 = 0x2545_F491_4F6C_DD1D;
     for i in 0..opts.deliveries {
         interval.tick().await;
-        let phone = format!("549{:010}", 1_100_000_000u64 + i as u64);
-        let body = serde_json::to_vec(&delivery(
-            &phone,
-            &format!("wamid.bench.{run_id}.{i}"),
-            &opts.text,
-        ))?;
-        let signature = sign(&body)?;
+        let repeat = !sent_bodies.is_empty()
+            && ((i + 1) as f64 * opts.duplicates).floor() > (i as f64 * opts.duplicates).floor();
+        let (phone, body, signature) = if repeat {
+            lcg = lcg
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let back = ((lcg >> 33) as usize % 50).min(sent_bodies.len() - 1);
+            let (body, signature) = sent_bodies[sent_bodies.len() - 1 - back].clone();
+            (None, body, signature)
+        } else {
+            let u = sent_bodies.len();
+            let phone = format!("549{:010}", 1_100_000_000u64 + u as u64);
+            let body = serde_json::to_vec(&delivery(
+                &phone,
+                &format!("wamid.bench.{run_id}.{u}"),
+                &opts.text,
+            ))?;
+            let signature = sign(&body)?;
+            sent_bodies.push((body.clone(), signature.clone()));
+            (Some(phone), body, signature)
+        };
         let (client, webhook, sent_at) = (client.clone(), webhook.clone(), sent_at.clone());
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
-            sent_at
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(phone, t0);
+            if let Some(phone) = phone {
+                sent_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(phone, t0);
+            }
             let res = client
                 .post(&webhook)
                 .header("content-type", "application/json")
@@ -219,6 +246,7 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
             (t0.elapsed().as_secs_f64() * 1000.0, ok)
         }));
     }
+    let unique = sent_bodies.len();
     let mut acks = Vec::with_capacity(tasks.len());
     let mut failed = 0usize;
     for t in tasks {
@@ -233,7 +261,7 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(opts.wait_seconds);
     loop {
         let answered = arrivals.lock().unwrap_or_else(|p| p.into_inner()).len();
-        if answered >= opts.deliveries || Instant::now() > deadline {
+        if answered >= unique || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -251,9 +279,11 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
     acks.sort_by(f64::total_cmp);
     replies.sort_by(f64::total_cmp);
     println!(
-        "whatsapp bench ({}): {} deliveries at {}/s sent in {:.1} s ({:.0}/s); {} refused",
+        "whatsapp bench ({}): {} deliveries ({} distinct, {} repeated) at {}/s sent in {:.1} s ({:.0}/s); {} refused",
         state.db().backend().as_str(),
         opts.deliveries,
+        unique,
+        opts.deliveries - unique,
         opts.rate,
         send_seconds,
         opts.deliveries as f64 / send_seconds,
@@ -269,12 +299,25 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
     println!(
         "  message received → first reply handed to WhatsApp: {} of {} answered; p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
         replies.len(),
-        opts.deliveries,
+        unique,
         percentile(&replies, 50.0),
         percentile(&replies, 95.0),
         percentile(&replies, 99.0)
     );
+    // Effects: one stored message per distinct delivery, and every guest the same replies.
+    let stored = posada_store::conversations::count_inbound(state.db()).await?;
+    let (fewest, most) =
+        posada_store::conversations::outbox_per_recipient_range(state.db()).await?;
+    println!(
+        "  effects: {stored} guest messages stored for {unique} distinct deliveries; replies written per guest: {fewest} to {most}"
+    );
+    let exact = stored == unique as i64 && fewest == most && failed == 0;
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+    if !exact {
+        anyhow::bail!(
+            "not exactly one effect per distinct delivery (stored {stored} of {unique}, replies per guest {fewest}..{most}, {failed} refused)"
+        );
+    }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod hold_reminder;
 pub mod process_payment;
 pub mod sync_all_feeds;
 pub mod sync_feed;
+pub mod transcribe_voice_note;
 pub mod whatsapp_delivery;
 
 use posada_jobs::{Engine, EngineConfig, PeriodicTask};
@@ -42,6 +43,7 @@ pub fn register(engine: Engine<AppState>, state: &AppState) -> anyhow::Result<En
         .register::<guest_button_reply::GuestButtonReply>()
         .register::<assistant_reply::AssistantReply>()
         .register::<whatsapp_delivery::WhatsappDelivery>()
+        .register::<transcribe_voice_note::TranscribeVoiceNote>()
         .register::<sync_feed::SyncFeed>()
         .register::<sync_all_feeds::SyncAllFeeds>()
         .periodic(PeriodicTask::every(

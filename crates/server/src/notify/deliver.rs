@@ -91,6 +91,12 @@ pub async fn deliver(
     let Some(recipient) = n.recipient.clone().filter(|r| !r.trim().is_empty()) else {
         return fail(state, &n, "no recipient").await;
     };
+    if !last_attempt && !earlier_sent(state, &n, &recipient).await? {
+        return Err(RetryLater::Provider(
+            "an earlier message to the same recipient is not sent yet".into(),
+        )
+        .into());
+    }
     let data: Value = serde_json::from_str(&n.data).unwrap_or(Value::Null);
     let message = match services.templates.render(&n.template, &data) {
         Ok(m) => m,
@@ -171,6 +177,33 @@ pub async fn deliver(
             tracing::warn!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, &recipient), error = %error, "message failed for good");
             Ok(DeliveryOutcome::Failed(error))
         }
+    }
+}
+
+/// How long an unsent message holds back later ones to the same person.
+const ORDER_WINDOW: ChronoDuration = ChronoDuration::minutes(15);
+/// How long a delivery waits for an earlier one to the same person before it retries later.
+const ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Messages to one person go out in the order they were written (the hold before its payment
+/// link, the photo before the question): wait, briefly, while an earlier message of the last
+/// minutes to the same recipient is still queued — usually it is being sent right now. `false`
+/// when it still is after [`ORDER_WAIT`] (failing, say): this attempt is retried later, behind it.
+async fn earlier_sent(state: &AppState, n: &Notification, recipient: &str) -> anyhow::Result<bool> {
+    let started = std::time::Instant::now();
+    loop {
+        let since = n.created_at - ORDER_WINDOW;
+        if !notifications::earlier_still_queued(state.db(), &n.channel, recipient, n.id, since)
+            .await?
+        {
+            return Ok(true);
+        }
+        if started.elapsed() >= ORDER_WAIT {
+            metrics::counter!("notifications_held_for_order_total", "channel" => n.channel.clone())
+                .increment(1);
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -5,6 +5,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use posada_domain::ReservationState;
+use posada_jobs::JobState;
 use posada_server::app::booking;
 use posada_testkit::whatsapp::SentRequest;
 use serde_json::{Value, json};
@@ -281,6 +282,8 @@ on_both!(
     saying_no_to_the_profile_name_asks_for_the_name,
     cancelling_mi_reserva_cancels_a_hold_and_hands_a_confirmed_stay_to_a_person,
     questions_only_the_owner_can_answer_go_to_a_person,
+    voice_notes_are_transcribed_by_the_configured_command,
+    a_transcription_that_fails_or_hangs_asks_for_text,
 );
 
 async fn greeting_availability_booking_payment_link_and_payment_approved(backend: Backend) {
@@ -743,7 +746,10 @@ async fn a_repeated_delivery_gets_one_answer(backend: Backend) {
     let message = json!({"type": "text", "text": {"body": "hola"}});
     let first = g.deliver("wamid.same", message.clone()).await;
     let second = g.deliver("wamid.same", message).await;
-    assert_eq!((&first["received"], &second["received"]), (&json!(true), &json!(true)));
+    assert_eq!(
+        (&first["received"], &second["received"]),
+        (&json!(true), &json!(true))
+    );
     let inbound = conversation(&f, GUEST_PHONE).await["messages"]
         .as_array()
         .unwrap()
@@ -918,8 +924,10 @@ async fn a_message_queued_behind_a_hand_off_stays_with_the_person(backend: Backe
     payload["entry"][0]["changes"][0]["value"]["messages"]
         .as_array_mut()
         .unwrap()
-        .push(json!({"from": GUEST_PHONE, "id": "wamid.h.2", "timestamp": now,
-                     "type": "text", "text": {"body": "hola?"}}));
+        .push(
+            json!({"from": GUEST_PHONE, "id": "wamid.h.2", "timestamp": now,
+                     "type": "text", "text": {"body": "hola?"}}),
+        );
     let res = f.whatsapp_webhook(&payload.to_string(), WA_SECRET).await;
     assert_eq!(res.status(), 200);
     let mut g = g;
@@ -1035,5 +1043,66 @@ async fn questions_only_the_owner_can_answer_go_to_a_person(backend: Backend) {
     assert_eq!(
         conversation(&f, GUEST_PHONE).await["handoff_reason"],
         "owner_question"
+    );
+}
+
+/// A voice note of `media_id` (the fake WhatsApp serves its bytes).
+fn voice(media_id: &str) -> Value {
+    json!({"type": "audio", "audio": {"id": media_id, "mime_type": "audio/ogg; codecs=opus", "voice": true}})
+}
+
+async fn voice_notes_are_transcribed_by_the_configured_command(backend: Backend) {
+    // `cat` prints the "audio" it is given: the fake's bytes are the words the guest said.
+    let f = Fixture::start_with(backend, |s| s.posada_stt_command = Some("cat".into())).await;
+    unit(&f, "lago", "Cabaña del Lago", 4, 50_000, true).await;
+    let (a, b) = (day(&f, 20), day(&f, 23));
+    let said = format!("hola tienen libre del {} al {} para 2", dm(a), dm(b));
+    f.wa.put_media("media.voice.1", "audio/ogg", said.as_bytes());
+    let mut g = Guest::new(&f, GUEST_PHONE);
+    let heard = g.send(voice("media.voice.1")).await;
+    // The same answer a guest who wrote it gets.
+    let mut writer = Guest::new(&f, OTHER_PHONE);
+    assert_eq!(heard, writer.says(&said).await);
+    assert_eq!(heard, [quote_text(&f, "lago", a, b, 2).await]);
+    // The owner reads what was said; the audio was fetched with the token.
+    let c = conversation(&f, GUEST_PHONE).await;
+    let note = &c["messages"][0];
+    assert_eq!(
+        (&note["kind"], &note["body"]),
+        (&json!("voice"), &json!(said))
+    );
+    let fetched: Vec<String> = f.wa.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        fetched.iter().any(|p| p.ends_with("/media.voice.1"))
+            && fetched.contains(&"/media-download/media.voice.1".to_string()),
+        "{fetched:?}"
+    );
+    let jobs = f.app.jobs_of_kind("whatsapp.transcribe").await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, JobState::Completed);
+}
+
+async fn a_transcription_that_fails_or_hangs_asks_for_text(backend: Backend) {
+    let ask = "Por ahora solo puedo leer mensajes de texto 🙈\n¿Me lo escribís?";
+    // The command fails, is silent, or runs past its time; or the media cannot be downloaded.
+    for command in ["false", "true", "sleep 30; echo"] {
+        let f = Fixture::start_with(backend, |s| {
+            s.posada_stt_command = Some(command.into());
+            s.posada_stt_timeout_seconds = 1;
+        })
+        .await;
+        f.wa.put_media("media.voice.2", "audio/ogg", b"del 3 al 5 de mayo");
+        let mut g = Guest::new(&f, GUEST_PHONE);
+        assert_eq!(g.send(voice("media.voice.2")).await, [ask], "{command}");
+        let c = conversation(&f, GUEST_PHONE).await;
+        assert_eq!(c["messages"][0]["body"], "", "{command}");
+    }
+    let f = Fixture::start_with(backend, |s| s.posada_stt_command = Some("cat".into())).await;
+    let mut g = Guest::new(&f, GUEST_PHONE);
+    // No such media at WhatsApp (a permanent Graph error): asked for text, no retries.
+    assert_eq!(g.send(voice("media.gone")).await, [ask]);
+    assert_eq!(
+        f.app.jobs_of_kind("whatsapp.transcribe").await[0].attempt,
+        1
     );
 }

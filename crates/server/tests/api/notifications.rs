@@ -61,6 +61,7 @@ on_both!(
     not_configured_channels_are_recorded_without_network_calls,
     whatsapp_webhook_verification_and_signatures,
     whatsapp_statuses_update_rows_in_order_and_once,
+    messages_to_one_guest_arrive_in_the_order_written,
 );
 
 async fn outside_the_window_whatsapp_uses_the_approved_template(backend: Backend) {
@@ -559,4 +560,28 @@ async fn whatsapp_statuses_update_rows_in_order_and_once(backend: Backend) {
     let n = row(&f, r.id, "whatsapp", "hold_payment_link").await;
     assert_eq!(n.status, "failed");
     assert!(n.last_error.unwrap().contains("131049"));
+}
+
+async fn messages_to_one_guest_arrive_in_the_order_written(backend: Backend) {
+    let f = Fixture::start(backend).await;
+    f.accommodation("lago", 5_000_000).await;
+    // The hold's message fails once (a Graph hiccup) and is retried; the payment link, written a
+    // moment later, must not overtake it.
+    f.wa.fail_next(posada_testkit::whatsapp::FakeGraphError::server_error());
+    let r = f.hold("lago", 20, 2).await;
+    let first = wait_row(&f, r.id, "whatsapp", "hold_created", "sent").await;
+    let second = wait_row(&f, r.id, "whatsapp", "hold_payment_link", "sent").await;
+    assert!(first.id < second.id, "the link is written after the hold");
+    assert_eq!(first.attempts, 2, "the hold's message was retried once");
+    let order: Vec<String> = f.wa.sent().into_iter().map(|s| s.wamid).collect();
+    let position = |n: &Notification| {
+        order
+            .iter()
+            .position(|w| Some(w) == n.provider_message_id.as_ref())
+            .unwrap()
+    };
+    assert!(
+        position(&first) < position(&second),
+        "the hold's message reached WhatsApp before the payment link: {order:?}"
+    );
 }
