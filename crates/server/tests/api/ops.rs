@@ -481,7 +481,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Run `posada serve` as a child process with JSON logs; collect its stdout lines.
+/// Run `posada serve` as a child process with JSON logs; collect its log lines (standard error).
 struct Served {
     child: std::process::Child,
     lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -505,11 +505,11 @@ fn serve(database_url: &str) -> Served {
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .env("POSADA_CONFIG", "/nonexistent/posada.toml")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the posada binary starts");
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.stderr.take().unwrap();
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = lines.clone();
     std::thread::spawn(move || {
