@@ -224,13 +224,11 @@ fn field_message(field: &str, error: &serde_json::Error) -> String {
                 .to_string()
         };
     }
-    if let Some(rest) = text.strip_prefix("invalid type: ") {
-        if let Some((got, expected)) = rest.split_once(", expected ") {
-            return format!("debe ser {} (llegó {got})", expected_es(expected));
-        }
-    }
-    if let Some(rest) = text.strip_prefix("invalid value: ") {
-        if let Some((got, expected)) = rest.split_once(", expected ") {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((got, expected)) = text
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
             return format!("debe ser {} (llegó {got})", expected_es(expected));
         }
     }

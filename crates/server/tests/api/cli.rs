@@ -415,12 +415,13 @@ async fn a_migration_changed_after_it_ran_stops_migrate(backend: Backend) {
         let db = db.db.clone();
         async move {
             match &db {
-                posada_db::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.unwrap(),
-                posada_db::Db::Postgres(p) => {
-                    sqlx::query(sql).execute(p).await.map(|_| ()).unwrap();
-                    return;
+                posada_db::Db::Sqlite(p) => {
+                    sqlx::query(sql).execute(p).await.unwrap();
                 }
-            };
+                posada_db::Db::Postgres(p) => {
+                    sqlx::query(sql).execute(p).await.unwrap();
+                }
+            }
         }
     };
     exec("UPDATE posada_migrations SET checksum = 'f00d' WHERE set_name = 'store' AND version = 2")

@@ -96,7 +96,7 @@ fn dockerfile_passes_hadolint_and_has_the_parts_it_must() {
     let user = last
         .lines()
         .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .next_back()
         .expect("the final stage sets USER");
     assert!(
         !matches!(user.trim(), "root" | "0" | "0:0"),
