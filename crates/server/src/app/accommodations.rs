@@ -25,6 +25,10 @@ pub struct AccommodationIn {
 /// nobody knows and the path of a nested error, e.g. `pricing.base_nightly.currency`).
 #[derive(Debug, Deserialize)]
 struct AccommodationWire {
+    /// The id of a representation read with GET and sent back: accepted, and ignored (the path
+    /// names the accommodation).
+    #[serde(default, rename = "id")]
+    _id: Option<i64>,
     name: String,
     slug: String,
     kind: posada_domain::AccommodationKind,
