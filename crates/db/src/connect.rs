@@ -34,6 +34,25 @@ pub enum DbError {
     /// A query failed.
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
+    /// A migration already applied to this database was edited afterwards (its SQL no longer has
+    /// the checksum recorded when it ran); nothing is applied until that is resolved.
+    #[error(
+        "migration {set} {version} ({name}) was changed after it was applied to this database \
+         (recorded checksum {recorded}, this build's {current}); restore the migration's \
+         original text, or add a new migration for the change instead of editing an applied one"
+    )]
+    MigrationChanged {
+        /// The set (`jobs`, `store`).
+        set: String,
+        /// The migration's version in its set.
+        version: i64,
+        /// Its name.
+        name: String,
+        /// The checksum recorded when it ran.
+        recorded: String,
+        /// The checksum of this build's text.
+        current: String,
+    },
 }
 
 /// Pool sizing and timeouts.

@@ -10,7 +10,10 @@ mod connect;
 mod migrate;
 
 pub use connect::{ConnectOptions, Db, DbError, redact_url};
-pub use migrate::{Migration, MigrationSet, applied_versions, migrate, pending};
+pub use migrate::{
+    Migration, MigrationSet, applied_versions, migrate, migrate_with, pending, pending_migrations,
+    verify,
+};
 
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 

@@ -1,6 +1,6 @@
 //! Every migration set posada applies, in order: the job engine's, then the store's.
 
-use posada_db::{Db, DbError, MigrationSet};
+use posada_db::{Db, DbError, Migration, MigrationSet};
 
 /// The sets, in the order they are applied.
 pub fn sets() -> Vec<&'static MigrationSet> {
@@ -8,11 +8,24 @@ pub fn sets() -> Vec<&'static MigrationSet> {
 }
 
 /// Apply everything pending, then the data steps SQL cannot do on every dialect (hashing export
-/// tokens an older version stored in plain text); returns how many migrations ran.
+/// tokens an older version stored in plain text); returns how many migrations ran. Refuses to run
+/// over an applied migration whose text changed since (checksums, see `posada_db::migrate`).
 pub async fn run(db: &Db) -> Result<usize, DbError> {
+    run_with(db, &mut |_, _| {}).await
+}
+
+/// [`run`], calling `on_applied(set, migration)` after each migration (progress for a person).
+pub async fn run_with(
+    db: &Db,
+    on_applied: &mut (dyn FnMut(&str, &Migration) + Send),
+) -> Result<usize, DbError> {
+    // Check every set before applying any, so a changed migration stops everything.
+    for set in sets() {
+        posada_db::verify(db, set).await?;
+    }
     let mut ran = 0;
     for set in sets() {
-        ran += posada_db::migrate(db, set).await?;
+        ran += posada_db::migrate_with(db, set, &mut |m| on_applied(set.name, m)).await?;
     }
     let hashed = posada_store::feeds::hash_legacy_export_tokens(db)
         .await
@@ -36,4 +49,15 @@ pub async fn pending(db: &Db) -> Result<usize, DbError> {
         n += posada_db::pending(db, set).await?;
     }
     Ok(n)
+}
+
+/// The migrations not applied yet, as (set, migration), in the order they would run.
+pub async fn pending_list(db: &Db) -> Result<Vec<(&'static str, Migration)>, DbError> {
+    let mut out = Vec::new();
+    for set in sets() {
+        for m in posada_db::pending_migrations(db, set).await? {
+            out.push((set.name, m));
+        }
+    }
+    Ok(out)
 }

@@ -90,6 +90,8 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let db = open_database(&settings).await?;
         let state = AppState::with_clock(db, settings.clone(), metrics_handle(), clock);
+        // Every metric family visible from the first scrape (issue 16).
+        crate::http::metrics::register_known(&state).await;
         let listener = if roles.http {
             let addr = match listen {
                 Some(a) => a,

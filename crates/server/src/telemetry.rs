@@ -1,4 +1,8 @@
 //! Logs: JSON lines for machines, pretty for a person at a terminal, filtered like `RUST_LOG`.
+//!
+//! Logs always go to standard error, so a command that prints data (`admin create-token`,
+//! `jobs list --json`, `migrate --dry-run`) prints it alone on standard output:
+//! `TOKEN=$(posada admin create-token)` captures the token and nothing else.
 
 use std::io::IsTerminal;
 
@@ -12,11 +16,11 @@ pub fn init(format: &str) {
     let pretty = match format {
         "pretty" => true,
         "json" => false,
-        _ => std::io::stdout().is_terminal(),
+        _ => std::io::stderr().is_terminal(),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(std::io::stderr);
     let _ = if pretty {
         builder.try_init()
     } else {

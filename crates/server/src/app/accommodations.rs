@@ -13,13 +13,66 @@ use crate::state::AppState;
 
 /// An accommodation as the owner writes it.
 #[derive(Debug, Deserialize)]
+#[serde(from = "AccommodationWire")]
 pub struct AccommodationIn {
     /// Name, slug, kind, capacity, prices, photos, …
-    #[serde(flatten)]
     pub accommodation: NewAccommodation,
     /// How to get there (sent to confirmed guests).
-    #[serde(default)]
     pub directions: String,
+}
+
+/// [`AccommodationIn`]'s JSON, every member spelled out (not `flatten`, which would hide a member
+/// nobody knows and the path of a nested error, e.g. `pricing.base_nightly.currency`).
+#[derive(Debug, Deserialize)]
+struct AccommodationWire {
+    /// The id of a representation read with GET and sent back: accepted, and ignored (the path
+    /// names the accommodation).
+    #[serde(default, rename = "id")]
+    _id: Option<i64>,
+    name: String,
+    slug: String,
+    kind: posada_domain::AccommodationKind,
+    #[serde(default)]
+    description: String,
+    capacity: u32,
+    #[serde(default)]
+    amenities: Vec<String>,
+    #[serde(default)]
+    photos: Vec<posada_domain::Photo>,
+    #[serde(default = "posada_domain::accommodation::default_check_in_time")]
+    check_in_time: chrono::NaiveTime,
+    #[serde(default = "posada_domain::accommodation::default_check_out_time")]
+    check_out_time: chrono::NaiveTime,
+    #[serde(default = "active_by_default")]
+    active: bool,
+    pricing: posada_domain::PricingRules,
+    #[serde(default)]
+    directions: String,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+impl From<AccommodationWire> for AccommodationIn {
+    fn from(w: AccommodationWire) -> AccommodationIn {
+        AccommodationIn {
+            accommodation: NewAccommodation {
+                name: w.name,
+                slug: w.slug,
+                kind: w.kind,
+                description: w.description,
+                capacity: w.capacity,
+                amenities: w.amenities,
+                photos: w.photos,
+                check_in_time: w.check_in_time,
+                check_out_time: w.check_out_time,
+                active: w.active,
+                pricing: w.pricing,
+            },
+            directions: w.directions,
+        }
+    }
 }
 
 fn validate(input: &AccommodationIn) -> Result<(), AppError> {

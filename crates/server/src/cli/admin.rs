@@ -1,4 +1,4 @@
-//! `posada admin …`: owner set-up from a shell (API tokens).
+//! `posada admin …`: owner set-up from a shell (API tokens, the dashboard password).
 
 use crate::app::{Clock, SystemClock};
 use clap::{Subcommand, ValueEnum};
@@ -17,7 +17,11 @@ pub enum Scope {
 /// Admin set-up.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Create an API token for the admin API (printed once; stored hashed).
+    /// Create an API token for the admin API (printed once, alone on standard output; stored
+    /// hashed).
+    #[command(
+        after_help = "Example:\n  TOKEN=$(posada admin create-token --name laptop --scope write)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/v1/admin/accommodations"
+    )]
     CreateToken {
         /// Who or what it is for.
         #[arg(long, default_value = "owner")]
@@ -27,15 +31,52 @@ pub enum AdminCommand {
         scope: Scope,
     },
     /// List API tokens (never the tokens themselves).
+    #[command(after_help = "Example:\n  posada admin list-tokens")]
     ListTokens,
     /// Revoke an API token by id.
+    #[command(after_help = "Example:\n  posada admin revoke-token 3")]
     RevokeToken {
         /// Token id (from list-tokens).
         id: i64,
     },
-    /// Set the owner's dashboard password (read from the POSADA_OWNER_PASSWORD environment
-    /// variable, or from standard input), stored as an argon2 hash.
+    /// Set the owner's dashboard password: at least 10 characters, stored as an argon2 hash.
+    /// Read from the POSADA_OWNER_PASSWORD environment variable, else asked twice on the terminal
+    /// without echo, else one line of standard input.
+    #[command(
+        after_help = "Examples:\n  posada admin set-password\n  printf '%s\\n' \"$PASSWORD\" | posada admin set-password"
+    )]
     SetPassword,
+}
+
+/// The shortest dashboard password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// The new password: `POSADA_OWNER_PASSWORD`, else typed twice on the terminal without echo, else
+/// one line of standard input (a pipe).
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if let Ok(p) = std::env::var("POSADA_OWNER_PASSWORD") {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!(
+            "new dashboard password (at least {MIN_PASSWORD_CHARS} characters, not shown): "
+        ))?;
+        if first.chars().count() < MIN_PASSWORD_CHARS {
+            anyhow::bail!("the password must have at least {MIN_PASSWORD_CHARS} characters");
+        }
+        let again = rpassword::prompt_password("the same password again: ")?;
+        if again != first {
+            anyhow::bail!("the two passwords differ; nothing was changed");
+        }
+        return Ok(first);
+    }
+    eprintln!(
+        "new dashboard password (one line on standard input, at least {MIN_PASSWORD_CHARS} characters):"
+    );
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Run an admin subcommand.
@@ -69,17 +110,9 @@ pub async fn run(settings: &Settings, cmd: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AdminCommand::SetPassword => {
-            let password = match std::env::var("POSADA_OWNER_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    eprintln!("new dashboard password (one line on standard input):");
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_string()
-                }
-            };
-            if password.chars().count() < 10 {
-                anyhow::bail!("the password must have at least 10 characters");
+            let password = read_password()?;
+            if password.chars().count() < MIN_PASSWORD_CHARS {
+                anyhow::bail!("the password must have at least {MIN_PASSWORD_CHARS} characters");
             }
             let phc =
                 crate::app::owner::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;

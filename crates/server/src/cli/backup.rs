@@ -26,6 +26,7 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<()> {
         .to_str()
         .context("the backup file name must be valid UTF-8")?;
     let db = Db::connect(&settings.database_url, &ConnectOptions::default()).await?;
+    let progress = super::progress::Progress::start("writing the backup");
     let result = match &db {
         Db::Sqlite(pool) => sqlx::query("VACUUM INTO $1")
             .bind(target)
@@ -35,6 +36,7 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("writing the backup to {}", file.display())),
         Db::Postgres(_) => Ok(()),
     };
+    progress.finish();
     db.close().await;
     result?;
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);

@@ -141,6 +141,7 @@ pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
                     return Ok(());
                 }
             };
+            let progress = super::progress::Progress::start("benchmarking the job engine");
             let report = posada_jobs::bench::run(
                 db.clone(),
                 BenchOptions {
@@ -149,7 +150,9 @@ pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
                     phase,
                 },
             )
-            .await?;
+            .await;
+            progress.finish();
+            let report = report?;
             db.close().await;
             if json {
                 println!("{}", serde_json::to_string(&report)?);

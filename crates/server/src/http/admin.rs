@@ -347,11 +347,14 @@ async fn list_blocks(
     Ok(Json(json!({"items": items})))
 }
 
+/// Spelled out rather than `flatten`ing [`OwnerBlockInput`], so an unknown member is refused and
+/// a bad date is named by its field.
 #[derive(Debug, Deserialize)]
 struct BlockIn {
     accommodation_id: i64,
-    #[serde(flatten)]
-    block: OwnerBlockInput,
+    check_in: chrono::NaiveDate,
+    check_out: chrono::NaiveDate,
+    reason: String,
 }
 
 async fn create_block(
@@ -359,7 +362,12 @@ async fn create_block(
     State(state): State<AppState>,
     Json(input): Json<BlockIn>,
 ) -> Result<impl IntoResponse, Problem> {
-    let block = app::blocks::create(&state, input.accommodation_id, &input.block).await?;
+    let block = OwnerBlockInput {
+        check_in: input.check_in,
+        check_out: input.check_out,
+        reason: input.reason,
+    };
+    let block = app::blocks::create(&state, input.accommodation_id, &block).await?;
     Ok((StatusCode::CREATED, Json(json!(block))))
 }
 

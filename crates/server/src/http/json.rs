@@ -1,6 +1,7 @@
 //! The request extractors every handler uses (JSON body, query, path), whose rejections are
-//! problem+json: malformed JSON is 400, a field of the wrong type or missing is 422 naming the
-//! field.
+//! problem+json: malformed JSON is 400; a member the endpoint does not know, a field of the wrong
+//! type, shape or format, or a missing one is 422 naming the field by its path
+//! ([`from_json_bytes`]).
 //!
 //! They are also the one place where text containing a NUL character is refused (422 naming the
 //! field or parameter): PostgreSQL cannot store it in `TEXT` and SQLite would, so refusing it at
@@ -31,10 +32,7 @@ where
         if let Some(field) = nul_in_json(&bytes) {
             return Err(nul_problem(field));
         }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(rejection_problem(rejection)),
-        }
+        from_json_bytes(&bytes).map(Json)
     }
 }
 
@@ -91,22 +89,6 @@ fn nul_in_json(bytes: &[u8]) -> Option<String> {
 
 fn rejection_problem(rejection: JsonRejection) -> Problem {
     match rejection {
-        JsonRejection::JsonDataError(e) => {
-            // serde's message reads "<path>: <what>" when a field is at fault.
-            let text = std::error::Error::source(&e)
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| e.body_text());
-            let (field, message) = match text.split_once(": ") {
-                Some((path, msg)) if !path.contains(' ') => (path.to_string(), msg.to_string()),
-                _ => {
-                    let missing = text
-                        .strip_prefix("missing field `")
-                        .and_then(|r| r.split('`').next());
-                    (missing.unwrap_or("body").to_string(), text.clone())
-                }
-            };
-            Problem::validation(vec![FieldError { field, message }])
-        }
         JsonRejection::MissingJsonContentType(_) => Problem::new(
             axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -123,6 +105,164 @@ fn rejection_problem(rejection: JsonRejection) -> Problem {
             }
         }
         other => Problem::bad_request(other.body_text()),
+    }
+}
+
+/// Read a JSON body as `T`, strictly: a member `T` does not know is refused (422 naming it, e.g.
+/// `precio` or `pricing.extra`) instead of being silently dropped; a value of the wrong type or
+/// shape is 422 naming its field by path (`pricing.base_nightly.currency`) with a sentence saying
+/// what is accepted; only text that is not JSON at all is 400.
+///
+/// Field messages are written for the person filling the form, in es-AR like the use cases'
+/// validation messages; the problem's title stays English for the client developer.
+pub fn from_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut unknown: Vec<String> = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut track = |path: serde_ignored::Path<'_>| unknown.push(ignored_path(&path));
+    let result: Result<T, _> =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(&mut de, &mut track));
+    let value = match result {
+        Ok(value) => value,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            return Err(match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let field = if path == "." {
+                        missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_string())
+                    } else {
+                        path
+                    };
+                    let message = field_message(&field, &inner);
+                    Problem::validation(vec![FieldError { field, message }])
+                }
+                _ => Problem::bad_request(format!("the body is not valid JSON: {inner}")),
+            });
+        }
+    };
+    if let Err(e) = de.end() {
+        return Err(Problem::bad_request(format!(
+            "the body is not valid JSON: {e}"
+        )));
+    }
+    if !unknown.is_empty() {
+        return Err(Problem::validation(
+            unknown
+                .into_iter()
+                .map(|field| FieldError {
+                    field,
+                    message: "campo desconocido: este endpoint no lo admite; revisá el nombre"
+                        .to_string(),
+                })
+                .collect(),
+        ));
+    }
+    Ok(value)
+}
+
+/// `guest.name`, `photos[0].url`: the same notation as validation errors.
+fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = ignored_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path(parent),
+    }
+}
+
+/// The field of serde's "missing field `x`".
+fn missing_field(text: &str) -> Option<String> {
+    text.strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+        .map(str::to_string)
+}
+
+/// What a person can act on, from serde's error: the accepted values of an enum, the expected
+/// date or time format, the expected type; never "line 1 column 103".
+fn field_message(field: &str, error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    // serde_json appends " at line L column C"; the path already says where.
+    let text = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    if text.starts_with("missing field `") {
+        return "falta este campo (es obligatorio)".to_string();
+    }
+    if let Some(rest) = text.strip_prefix("unknown variant `") {
+        let expected = rest.split_once("expected ").map(|(_, e)| e).unwrap_or("");
+        let options: Vec<&str> = expected
+            .trim_start_matches("one of ")
+            .split(['`', ','])
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "or")
+            .collect();
+        return match options.as_slice() {
+            [] => "valor no admitido".to_string(),
+            [one] => format!("debe ser {one}"),
+            [init @ .., last] => format!("debe ser {} o {last}", init.join(", ")),
+        };
+    }
+    if is_chrono_parse_error(&text) {
+        let leaf = field.rsplit(['.', ']']).next().unwrap_or(field);
+        return if leaf.ends_with("_at") || leaf == "at" || leaf == "until" || leaf == "since" {
+            "debe ser una fecha y hora RFC 3339, p. ej. 2027-03-10T14:00:00-03:00".to_string()
+        } else if leaf.contains("time") {
+            "debe ser una hora con el formato HH:MM, p. ej. 14:00".to_string()
+        } else {
+            "debe ser una fecha con el formato AAAA-MM-DD (YYYY-MM-DD), p. ej. 2027-03-10"
+                .to_string()
+        };
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((got, expected)) = text
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
+            return format!("debe ser {} (llegó {got})", expected_es(expected));
+        }
+    }
+    text
+}
+
+/// chrono's parse errors, which are all a date, time or timestamp in the wrong format says.
+fn is_chrono_parse_error(text: &str) -> bool {
+    [
+        "input contains invalid characters",
+        "premature end of input",
+        "trailing input",
+        "input is out of range",
+        "no possible date and time matching input",
+        "input is not enough for unique date and time",
+    ]
+    .iter()
+    .any(|m| text.starts_with(m))
+}
+
+/// serde's "expected …" in words.
+fn expected_es(expected: &str) -> String {
+    match expected {
+        "a string" => "un texto".to_string(),
+        "a boolean" => "true o false".to_string(),
+        "i64" | "i32" | "u64" | "u32" | "u16" | "u8" | "i16" | "usize" => {
+            "un número entero".to_string()
+        }
+        "f64" | "f32" => "un número".to_string(),
+        "a sequence" => "una lista".to_string(),
+        "struct" => "un objeto".to_string(),
+        e if e.starts_with("struct ") || e.starts_with("a map") => "un objeto".to_string(),
+        e if e.starts_with("a sequence") || e.starts_with("an array") => "una lista".to_string(),
+        e => e.to_string(),
     }
 }
 
@@ -221,20 +361,9 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
-            .map(|v| Some(Json(v)))
-            .map_err(|e| {
-                let field = e.path().to_string();
-                let field = if field == "." {
-                    "body".to_string()
-                } else {
-                    field
-                };
-                Problem::validation(vec![FieldError {
-                    field,
-                    message: e.inner().to_string(),
-                }])
-            })
+        if let Some(field) = nul_in_json(&bytes) {
+            return Err(nul_problem(field));
+        }
+        from_json_bytes(&bytes).map(|v| Some(Json(v)))
     }
 }

@@ -32,6 +32,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
         );
         return response;
     }
+    refresh_queue_depth(&state).await;
     let body = state.metrics().render();
     let mut response = body.into_response();
     response.headers_mut().insert(
@@ -207,6 +208,18 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "conversations_expired_total",
         "Conversation hand-off states cleared by the cleanup because the 24 h window closed.",
     ),
+    (
+        "database_outages_total",
+        "Times the database stopped answering (counted once per outage).",
+    ),
+    (
+        "unit_of_work_retries_total",
+        "Write transactions retried after a serialization conflict or busy database, by use case.",
+    ),
+    (
+        "assistant_messages_answered_total",
+        "Guest WhatsApp messages the assistant decided on, by outcome.",
+    ),
 ];
 
 /// Every histogram posada emits outside the job engine: (name, help).
@@ -229,6 +242,241 @@ pub const GAUGES: &[(&str, &str)] = &[
     ),
     ("alerts_open", "Owner alerts currently open."),
 ];
+
+/// Every job kind the server registers (labels of the `jobs_*` families).
+pub fn job_kinds() -> Vec<&'static str> {
+    use crate::jobs::*;
+    use posada_jobs::Job;
+    vec![
+        expire_hold::ExpireHold::KIND,
+        hold_reminder::HoldReminder::KIND,
+        checkin_reminder::CheckInReminder::KIND,
+        complete_stay::CompleteStay::KIND,
+        expiration_sweep::ExpirationSweep::KIND,
+        completion_pass::CompletionPass::KIND,
+        deliver_notification::DeliverNotification::KIND,
+        create_payment_link::CreatePaymentLink::KIND,
+        process_payment::ProcessPayment::KIND,
+        guest_button_reply::GuestButtonReply::KIND,
+        assistant_reply::AssistantReply::KIND,
+        sync_feed::SyncFeed::KIND,
+        sync_all_feeds::SyncAllFeeds::KIND,
+        daily_report::DailyReport::KIND,
+        alert_check::AlertCheck::KIND,
+        cleanup::Cleanup::KIND,
+    ]
+}
+
+/// Live job states, the labels of `jobs_queue_depth`.
+const LIVE_STATES: [posada_jobs::JobState; 4] = [
+    posada_jobs::JobState::Available,
+    posada_jobs::JobState::Scheduled,
+    posada_jobs::JobState::Running,
+    posada_jobs::JobState::Retryable,
+];
+
+/// Set `jobs_queue_depth{queue,state}` from the database (every scrape, so every node shows the
+/// shared queue as it is; the `default` queue's states are always present).
+async fn refresh_queue_depth(state: &AppState) {
+    let Ok(rows) = state.jobs().admin().stats().await else {
+        return;
+    };
+    let mut depth: std::collections::BTreeMap<(String, &'static str), f64> = LIVE_STATES
+        .iter()
+        .map(|s| (("default".to_string(), s.as_str()), 0.0))
+        .collect();
+    for row in rows {
+        if LIVE_STATES.contains(&row.state) {
+            *depth
+                .entry((row.queue.clone(), row.state.as_str()))
+                .or_insert(0.0) += row.count as f64;
+        }
+    }
+    for ((queue, job_state), n) in depth {
+        metrics::gauge!(posada_jobs::metrics::QUEUE_DEPTH, "queue" => queue, "state" => job_state)
+            .set(n);
+    }
+}
+
+/// Make every metric family visible from the first scrape: counters at 0 and histograms empty for
+/// the labels known at start (job kinds, channels, providers, statuses, alert kinds, and the
+/// accommodations and feeds in the database), gauges read from the database. Adding 0 never
+/// changes a value, so calling it again is harmless. Families labelled by accommodation have
+/// series only once an accommodation exists.
+pub async fn register_known(state: &AppState) {
+    describe_all();
+    crate::app::channels::describe_metrics();
+    fn zero(name: &'static str, labels: &[(&'static str, &str)]) {
+        let labels: Vec<metrics::Label> = labels
+            .iter()
+            .map(|(k, v)| metrics::Label::new(*k, v.to_string()))
+            .collect();
+        metrics::counter!(name, labels).increment(0);
+    }
+    for name in [
+        "http_accept_errors_total",
+        "reservations_date_overlap_total",
+        "rate_limit_redis_errors_total",
+        "rate_limit_redis_skipped_total",
+        "dashboard_password_checks_total",
+        "idempotency_replays_total",
+        "availability_cache_hits_total",
+        "whatsapp_send_retries_total",
+        "daily_reports_sent_total",
+        "whatsapp_replies_sent_total",
+        "conversations_expired_total",
+        "database_outages_total",
+        "ical_conflicts_total",
+    ] {
+        zero(name, &[]);
+    }
+    zero(
+        "http_requests_total",
+        &[("method", "GET"), ("route", "/metrics"), ("status", "200")],
+    );
+    let _ = metrics::histogram!("http_request_duration_seconds", "method" => "GET", "route" => "/metrics");
+    let _ = metrics::histogram!("prereservation_expiry_job_duration_seconds");
+    let _ = metrics::histogram!("ical_sync_duration_seconds");
+    zero("http_connections_refused_total", &[("reason", "per_ip")]);
+    for class in ["public", "webhooks", "admin"] {
+        let route = match class {
+            "public" => "/api/v1/reservations",
+            "webhooks" => "/api/v1/webhooks/mercadopago",
+            _ => "/api/v1/admin/reservations",
+        };
+        zero(
+            "rate_limit_blocked_total",
+            &[("route", route), ("class", class)],
+        );
+    }
+    for channel in ["api", "whatsapp"] {
+        zero("reservations_created_total", &[("channel", channel)]);
+    }
+    for channel in ["whatsapp", "email"] {
+        zero(
+            "prereservation_reminders_sent_total",
+            &[("channel", channel)],
+        );
+        zero("notifications_failed_total", &[("channel", channel)]);
+        zero(
+            "notifications_not_configured_total",
+            &[("channel", channel)],
+        );
+    }
+    for (channel, template) in [("whatsapp", "hold_created"), ("email", "hold_created")] {
+        zero(
+            "notifications_sent_total",
+            &[("channel", channel), ("template", template)],
+        );
+    }
+    for provider in ["mercadopago", "whatsapp"] {
+        zero(
+            "webhook_signature_rejected_total",
+            &[("provider", provider)],
+        );
+    }
+    for provider in [
+        crate::notify::services::provider::MERCADOPAGO,
+        crate::notify::services::provider::WHATSAPP,
+        crate::notify::services::provider::SMTP,
+    ] {
+        metrics::gauge!("circuit_breaker_open", "provider" => provider).increment(0.0);
+    }
+    metrics::gauge!("alerts_open").increment(0.0);
+    for status in [
+        "approved",
+        "pending",
+        "in_process",
+        "rejected",
+        "cancelled",
+        "refunded",
+    ] {
+        zero("payments_received_total", &[("status", status)]);
+    }
+    for kind in [
+        "feed_stale",
+        "conflicts_open",
+        "refund_needed",
+        "jobs_discarded",
+        "conversation_unanswered",
+        "circuit_open",
+    ] {
+        zero("alerts_raised_total", &[("kind", kind)]);
+    }
+    zero("whatsapp_messages_received_total", &[("kind", "text")]);
+    for reason in [
+        crate::app::conversations::REASON_GUEST_MESSAGE,
+        crate::app::conversations::REASON_BUTTON_UNMATCHED,
+        crate::app::conversations::REASON_NO_PAYMENT_LINK,
+    ] {
+        zero("conversations_handed_off_total", &[("reason", reason)]);
+    }
+    for action in ["pay", "cancel"] {
+        zero(
+            "whatsapp_button_actions_total",
+            &[("action", action), ("outcome", "handed_off")],
+        );
+    }
+    for outcome in [
+        "hold_requested",
+        "cancel_requested",
+        "handed_off",
+        "rate_limited",
+    ] {
+        zero("assistant_messages_answered_total", &[("outcome", outcome)]);
+    }
+    zero("unit_of_work_retries_total", &[("use_case", "create_hold")]);
+    for kind in job_kinds() {
+        for name in [
+            posada_jobs::metrics::ENQUEUED,
+            posada_jobs::metrics::COMPLETED,
+            posada_jobs::metrics::FAILED,
+            posada_jobs::metrics::RETRIED,
+            posada_jobs::metrics::DISCARDED,
+            posada_jobs::metrics::RESCUED,
+        ] {
+            zero(name, &[("kind", kind)]);
+        }
+        let _ = metrics::histogram!(posada_jobs::metrics::RUN_DURATION, "kind" => kind);
+    }
+    // What the database knows: accommodations and their feeds.
+    if let Ok(list) = posada_store::accommodations::list(state.db(), false).await {
+        for a in &list {
+            zero(
+                "prereservations_expired_total",
+                &[("accommodation_id", &a.accommodation.id.to_string())],
+            );
+        }
+    }
+    if let Ok(feeds) = posada_store::feeds::list(state.db(), None).await {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &feeds {
+            let acc = f.accommodation_id.to_string();
+            zero(
+                "ical_events_imported_total",
+                &[("accommodation_id", &acc), ("source", &f.channel)],
+            );
+            if seen.insert(f.accommodation_id) {
+                for error_type in [
+                    "timeout",
+                    "connect",
+                    "http_status",
+                    "too_large",
+                    "redirect",
+                    "parse",
+                    "other",
+                ] {
+                    zero(
+                        "ical_sync_errors_total",
+                        &[("accommodation_id", &acc), ("error_type", error_type)],
+                    );
+                }
+                crate::app::channels::refresh_age_gauge(state, f.accommodation_id).await;
+            }
+        }
+    }
+    refresh_queue_depth(state).await;
+}
 
 /// Give every metric family its HELP text and type (idempotent).
 pub fn describe_all() {

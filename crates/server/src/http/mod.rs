@@ -46,6 +46,11 @@ pub async fn serve(
 /// Build the whole router.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
+        // The owner's way in (the guest booking page will take `/` once it exists).
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/dashboard") }),
+        )
         .route("/api/v1/healthz", get(health::healthz))
         .route("/api/v1/readyz", get(health::readyz))
         .route("/api/v1/livez", get(health::livez))

@@ -2,7 +2,7 @@
 //! headers and CORS, body limits, health driven by real conditions, readiness while draining, and
 //! the trace id from a request to the log lines of the job it enqueued.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -473,76 +473,13 @@ on_both!(
     slow_requests_time_out_with_a_problem
 );
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Run `posada serve` as a child process with JSON logs; collect its stdout lines.
-struct Served {
-    child: std::process::Child,
-    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(database_url: &str) -> Served {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_posada"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .env("POSADA_CONFIG", "/nonexistent/posada.toml")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the posada binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    Served {
-        child,
-        lines,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn trace_id_goes_from_the_request_to_the_jobs_and_their_logs() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("posada.db").display());
-    let served = serve(&url);
-    posada_integrations::install_crypto_provider();
+    // `posada serve` as a child process with JSON logs on standard error.
+    let served = crate::cli::Served::start(&url, &[]).await;
     let client = reqwest::Client::new();
-    eventually(Duration::from_secs(30), || async {
-        let res = client
-            .get(format!("{}/api/v1/readyz", served.base))
-            .send()
-            .await
-            .ok()?;
-        (res.status() == 200).then_some(())
-    })
-    .await;
     // An admin token, written straight into the server's database.
     let db = posada_db::Db::connect(&url, &posada_db::ConnectOptions::default())
         .await
@@ -599,7 +536,7 @@ async fn trace_id_goes_from_the_request_to_the_jobs_and_their_logs() {
     // log lines carry the request's trace id through the engine's job span.
     let line = eventually(Duration::from_secs(20), || async {
         served
-            .lines
+            .stderr
             .lock()
             .unwrap()
             .iter()
@@ -612,7 +549,7 @@ async fn trace_id_goes_from_the_request_to_the_jobs_and_their_logs() {
     assert!(logged["span"].is_object(), "{line}");
 
     // The request's own log lines carry it as well, and no line shows the guest's contacts.
-    let lines = served.lines.lock().unwrap().clone();
+    let lines = served.stderr.lock().unwrap().clone();
     assert!(
         lines
             .iter()
@@ -633,7 +570,7 @@ async fn trace_id_goes_from_the_request_to_the_jobs_and_their_logs() {
     // Each message's log line names its recipient masked (the e-mail's job may still be running).
     eventually(Duration::from_secs(20), || async {
         served
-            .lines
+            .stderr
             .lock()
             .unwrap()
             .iter()
