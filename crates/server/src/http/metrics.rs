@@ -205,6 +205,18 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Free-form WhatsApp replies the owner sent from the admin API.",
     ),
     (
+        "whatsapp_deliveries_duplicate_total",
+        "WhatsApp webhook deliveries acknowledged while the same delivery was still queued.",
+    ),
+    (
+        "assistant_transcriptions_total",
+        "Guest voice notes handled by POSADA_STT_COMMAND, by outcome (transcribed or why not).",
+    ),
+    (
+        "notifications_held_for_order_total",
+        "Deliveries retried later because an earlier message to the same recipient was not sent yet.",
+    ),
+    (
         "conversations_expired_total",
         "Conversation hand-off states cleared by the cleanup because the 24 h window closed.",
     ),
@@ -327,9 +339,20 @@ pub async fn register_known(state: &AppState) {
         "conversations_expired_total",
         "database_outages_total",
         "ical_conflicts_total",
+        "whatsapp_deliveries_duplicate_total",
     ] {
         zero(name, &[]);
     }
+    for channel in ["whatsapp", "email"] {
+        zero(
+            "notifications_held_for_order_total",
+            &[("channel", channel)],
+        );
+    }
+    zero(
+        "assistant_transcriptions_total",
+        &[("outcome", "transcribed")],
+    );
     zero(
         "http_requests_total",
         &[("method", "GET"), ("route", "/metrics"), ("status", "200")],
