@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod api_fuzz;
 mod assistant;
 mod auth;
 mod cli;
@@ -21,5 +22,6 @@ mod payments;
 mod ratelimit;
 mod report;
 mod reservations;
+mod settings_fuzz;
 mod tasks;
 mod tls;
