@@ -199,10 +199,18 @@ const WINDOWS_ZONES: &[(&str, Tz)] = &[
     ("Coordinated Universal Time", Tz::UTC),
 ];
 
+/// TZIDs longer than this are unknown zones (see [`resolve_tzid`]).
+const MAX_TZID_LEN: usize = 256;
+
 /// Resolves a TZID to an IANA zone: the name itself, the `X-LIC-LOCATION` of a VTIMEZONE that
 /// declared it, an IANA name at the end of a vendor path, or a known Windows name.
 pub(crate) fn resolve_tzid(tzid: &str, declared: &HashMap<String, String>) -> Option<Tz> {
     let tzid = tzid.trim().trim_matches('"');
+    // The longest IANA name is 32 bytes and vendor prefixes add a few dozen; a longer TZID is not a
+    // zone, and trying each of its suffixes would cost time quadratic in its length.
+    if tzid.len() > MAX_TZID_LEN {
+        return None;
+    }
     if let Ok(tz) = tzid.parse::<Tz>() {
         return Some(tz);
     }

@@ -109,6 +109,11 @@ pub struct ParseWarning {
 /// Warnings kept per feed; garbage input must not turn into megabytes of warnings.
 pub const MAX_WARNINGS: usize = 100;
 
+/// The deepest component nesting read. Real feeds nest three deep (VCALENDAR, VEVENT, VALARM);
+/// a component opened deeper is skipped with everything in it, so that a feed of a million
+/// unclosed BEGINs costs linear time instead of a search of the open stack on every line.
+const MAX_DEPTH: usize = 16;
+
 /// The result of reading a feed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ParsedFeed {
@@ -218,10 +223,22 @@ pub fn parse_with(bytes: &[u8], options: &ParseOptions) -> ParsedFeed {
     let mut garbage_reported = false;
     let mut declared_zones: HashMap<String, String> = HashMap::new();
     let mut tz_being_declared: (Option<String>, Option<String>) = (None, None);
+    // Components open below MAX_DEPTH: skipped, counted so their ENDs close them.
+    let mut too_deep: usize = 0;
 
     for logical in Lines::new(bytes) {
         let text = String::from_utf8_lossy(&logical.bytes);
         let line_no = logical.line;
+        if too_deep > 0 {
+            if let Some(cl) = parse_content_line(&text) {
+                if cl.name.eq_ignore_ascii_case("BEGIN") {
+                    too_deep += 1;
+                } else if cl.name.eq_ignore_ascii_case("END") {
+                    too_deep -= 1;
+                }
+            }
+            continue;
+        }
         let Some(cl) = parse_content_line(&text) else {
             if stack.is_empty() {
                 report_garbage(
@@ -241,6 +258,17 @@ pub fn parse_with(bytes: &[u8], options: &ParseOptions) -> ParsedFeed {
         };
         let name = cl.name;
         if name.eq_ignore_ascii_case("BEGIN") {
+            if stack.len() >= MAX_DEPTH {
+                warnings.push(
+                    line_no,
+                    ParseWarningKind::UnbalancedComponent,
+                    format!(
+                        "line {line_no}: components nested deeper than {MAX_DEPTH}; skipped up to their END"
+                    ),
+                );
+                too_deep = 1;
+                continue;
+            }
             let component = Component::from_name(cl.value.trim());
             match component {
                 Component::Calendar => {

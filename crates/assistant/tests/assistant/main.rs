@@ -2,5 +2,6 @@
 //! the JSON-lines interface. One test binary for the crate.
 
 mod corpus;
+mod fuzz;
 mod json_lines;
 mod properties;

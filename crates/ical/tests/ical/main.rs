@@ -7,6 +7,7 @@
 
 mod edge_cases;
 mod fixtures;
+mod fuzz;
 mod properties;
 mod reconcile_rules;
 mod replay;

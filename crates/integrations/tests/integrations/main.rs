@@ -9,6 +9,7 @@
 mod breaker;
 mod email;
 mod feed_fetch;
+mod fuzz;
 mod mercadopago;
 mod mp_signature;
 mod whatsapp;

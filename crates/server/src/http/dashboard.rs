@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::{Extension, Router};
 use chrono::Duration;
 use rand::RngCore;
 use serde::Deserialize;
@@ -599,4 +599,37 @@ async fn run_task(
     }
     tracing::info!(task = %name, "periodic task run requested from the dashboard");
     Ok(Redirect::to("/dashboard").into_response())
+}
+
+/// Like `axum::Form`, with problem+json rejections: a body that is not
+/// `application/x-www-form-urlencoded` is 415, a form missing a required field or holding one of
+/// the wrong type is 422, an unreadable body 400 (the dashboard's own pages always send the right
+/// form; these answers are for other clients).
+struct Form<T>(T);
+
+impl<T, S> axum::extract::FromRequest<S> for Form<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Form(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let (slug, title) = match status {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                        ("unsupported-media-type", "Unsupported media type")
+                    }
+                    StatusCode::UNPROCESSABLE_ENTITY => {
+                        ("validation", "The request has invalid fields")
+                    }
+                    _ => ("bad-request", "The request could not be read"),
+                };
+                Err(Problem::new(status, slug, title).detail(rejection.body_text()))
+            }
+        }
+    }
 }

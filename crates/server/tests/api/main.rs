@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod api_fuzz;
 mod assistant;
 mod auth;
 mod cli;
@@ -23,5 +24,6 @@ mod ratelimit;
 mod report;
 mod requests;
 mod reservations;
+mod settings_fuzz;
 mod tasks;
 mod tls;
