@@ -120,6 +120,13 @@ pub async fn next_queued(db: &Db, phone: &str) -> Result<Option<QueuedMessage>> 
         .bind(phone).bind(QUEUED).fetch_optional(p).await)?)
 }
 
+/// The id of guest message `wamid` when it is still waiting for the assistant.
+pub async fn queued_by_wamid(db: &Db, wamid: &str) -> Result<Option<i64>> {
+    Ok(on_db!(db, p => sqlx::query_scalar(
+        "SELECT id FROM whatsapp_messages WHERE wamid = $1 AND direction = 'in' AND outcome = $2")
+        .bind(wamid).bind(QUEUED).fetch_optional(p).await)?)
+}
+
 /// Where the phone of message `id` and its time are, when it is still waiting.
 pub async fn queued_message(db: &Db, id: i64) -> Result<Option<(String, DateTime<Utc>)>> {
     Ok(on_db!(db, p => sqlx::query_as(

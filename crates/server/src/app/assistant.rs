@@ -3,8 +3,9 @@
 //! `create_hold`, `cancel`), and steps aside to a person when asked or when it fails to
 //! understand twice in a row.
 //!
-//! The webhook stores each guest message as `queued` and enqueues
-//! [`AssistantReply`](crate::jobs::assistant_reply::AssistantReply) for it. A job answers the
+//! The WhatsApp delivery job stores each guest message as `queued` and, once that commits, asks
+//! for it to be answered ([`answer_up_to`]; a transcribed voice note gets an
+//! [`AssistantReply`](crate::jobs::assistant_reply::AssistantReply) job instead). Each call answers the
 //! oldest queued message of its phone first, one per transaction, until its own is answered: the
 //! message's outcome, the session's new state (a compare-and-set on its version) and the reply
 //! (an outbox row with its delivery job) commit together, so two jobs of one phone never answer

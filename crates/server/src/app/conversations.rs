@@ -35,7 +35,6 @@ use super::error::AppError;
 use super::events::Event;
 use super::outbox;
 use super::uow::UnitOfWork;
-use crate::jobs::assistant_reply::AssistantReply;
 use crate::jobs::create_payment_link::CreatePaymentLink;
 use crate::jobs::guest_button_reply::GuestButtonReply;
 use crate::jobs::transcribe_voice_note::TranscribeVoiceNote;
@@ -224,8 +223,8 @@ pub async fn receive(
                 })?;
             }
             _ => {
+                // Answered by the delivery job once this commits (`answer_delivery`).
                 posada_store::assistant::queue_message(uow.conn(), id, choice).await?;
-                uow.enqueue(&AssistantReply { message_id: id })?;
             }
         }
         uow.changed(Event::ConversationChanged {
@@ -612,6 +611,23 @@ pub async fn record_delivery(
     }
     uow.commit().await?;
     Ok((statuses, messages))
+}
+
+/// Let the assistant answer the guest messages of a delivery that are still waiting for it,
+/// each phone's oldest first. Run by the delivery job after [`record_delivery`] committed, and
+/// again by a repeated job: the waiting state is stored, so a crash in between loses nothing and
+/// an answered message is never answered twice. Returns how many were answered.
+pub async fn answer_delivery(state: &AppState, payload: &WebhookPayload) -> anyhow::Result<usize> {
+    let mut answered = 0;
+    for (_, message) in payload.messages() {
+        let Some(wamid) = message.id.as_deref() else {
+            continue;
+        };
+        if let Some(id) = posada_store::assistant::queued_by_wamid(state.db(), wamid).await? {
+            answered += assistant::answer_up_to(state, id).await?;
+        }
+    }
+    Ok(answered)
 }
 
 #[cfg(test)]

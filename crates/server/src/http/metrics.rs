@@ -214,7 +214,7 @@ pub const COUNTERS: &[(&str, &str)] = &[
     ),
     (
         "notifications_held_for_order_total",
-        "Deliveries retried later because an earlier message to the same recipient was not sent yet.",
+        "Guest WhatsApp deliveries that waited for an earlier message to the same guest to go out first.",
     ),
     (
         "conversations_expired_total",

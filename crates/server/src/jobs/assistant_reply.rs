@@ -1,5 +1,6 @@
-//! `whatsapp.assistant_reply` (`assistant:{message id}`): the assistant answers a guest message,
-//! enqueued by the WhatsApp webhook in the transaction that stored it.
+//! `whatsapp.assistant_reply` (`assistant:{message id}`): the assistant answers a guest message
+//! that waited for something first (a voice note's transcription; ordinary messages are answered
+//! by the delivery job that stored them).
 //!
 //! One job per message (not one per phone): a per-phone key would be refused while that phone's
 //! job runs, and a message arriving just as it finished would wait for nobody. Instead each job

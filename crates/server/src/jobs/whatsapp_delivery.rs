@@ -5,7 +5,9 @@
 //! statement, so Meta gets its 200 at once whatever the load (Meta asks for a quick answer and
 //! redelivers slow ones). The job applies the delivery in one unit of work; every status and
 //! message in it is deduplicated on (wamid, event), so a delivery sent twice, a repeated job or
-//! two deliveries carrying the same message have exactly one effect.
+//! two deliveries carrying the same message have exactly one effect. Then, with that committed,
+//! it lets the assistant answer the delivery's messages still waiting (no second job: the waiting
+//! state is stored, so a repeated job answers what a crashed one did not).
 
 use posada_integrations::WebhookPayload;
 use posada_jobs::{Job, JobContext};
@@ -25,7 +27,9 @@ pub struct WhatsappDelivery {
 impl Job for WhatsappDelivery {
     type State = AppState;
     const KIND: &'static str = "whatsapp.delivery";
-    const PRIORITY: i16 = 10;
+    // As the assistant's replies (5): first come, first served between them, so a burst of
+    // deliveries does not starve the answers to the ones already applied.
+    const PRIORITY: i16 = 5;
     const MAX_ATTEMPTS: i32 = 20;
 
     /// An identical redelivery while the first is still queued is one job.
@@ -40,7 +44,8 @@ impl Job for WhatsappDelivery {
         // Read by the webhook before it was queued: a failure here is a defect, not bad input.
         let payload = WebhookPayload::parse(self.body.as_bytes())?;
         let (statuses, messages) = conversations::record_delivery(&ctx.state, &payload).await?;
-        tracing::debug!(statuses, messages, "whatsapp delivery applied");
+        let answered = conversations::answer_delivery(&ctx.state, &payload).await?;
+        tracing::debug!(statuses, messages, answered, "whatsapp delivery applied");
         Ok(())
     }
 }

@@ -91,11 +91,8 @@ pub async fn deliver(
     let Some(recipient) = n.recipient.clone().filter(|r| !r.trim().is_empty()) else {
         return fail(state, &n, "no recipient").await;
     };
-    if !last_attempt && !earlier_sent(state, &n, &recipient).await? {
-        return Err(RetryLater::Provider(
-            "an earlier message to the same recipient is not sent yet".into(),
-        )
-        .into());
+    if n.channel == "whatsapp" && n.audience == "guest" {
+        wait_for_earlier(state, &n, &recipient).await?;
     }
     let data: Value = serde_json::from_str(&n.data).unwrap_or(Value::Null);
     let message = match services.templates.render(&n.template, &data) {
@@ -180,31 +177,43 @@ pub async fn deliver(
     }
 }
 
-/// How long an unsent message holds back later ones to the same person.
+/// How long an unsent message holds back later ones to the same guest.
 const ORDER_WINDOW: ChronoDuration = ChronoDuration::minutes(15);
-/// How long a delivery waits for an earlier one to the same person before it retries later.
-const ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a delivery waits at most for an earlier one to the same guest.
+const ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Messages to one person go out in the order they were written (the hold before its payment
-/// link, the photo before the question): wait, briefly, while an earlier message of the last
-/// minutes to the same recipient is still queued — usually it is being sent right now. `false`
-/// when it still is after [`ORDER_WAIT`] (failing, say): this attempt is retried later, behind it.
-async fn earlier_sent(state: &AppState, n: &Notification, recipient: &str) -> anyhow::Result<bool> {
+/// A guest's WhatsApp messages go out in the order they were written (the hold before its
+/// payment link, the photo before the question): while an earlier message of the last minutes to
+/// the same guest is still queued — usually being sent or retried right now — wait for it, at
+/// most [`ORDER_WAIT`]; then send anyway, so one stuck message never holds the rest back. Only
+/// for guests on WhatsApp: the owner's many notices (and e-mail, whose order the mail client
+/// sorts out) never queue behind each other.
+async fn wait_for_earlier(
+    state: &AppState,
+    n: &Notification,
+    recipient: &str,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    loop {
-        let since = n.created_at - ORDER_WINDOW;
-        if !notifications::earlier_still_queued(state.db(), &n.channel, recipient, n.id, since)
-            .await?
-        {
-            return Ok(true);
-        }
+    let since = n.created_at - ORDER_WINDOW;
+    let mut waited = false;
+    while notifications::earlier_still_queued(state.db(), &n.channel, recipient, n.id, since)
+        .await?
+    {
         if started.elapsed() >= ORDER_WAIT {
-            metrics::counter!("notifications_held_for_order_total", "channel" => n.channel.clone())
-                .increment(1);
-            return Ok(false);
+            tracing::info!(
+                notification.id = n.id,
+                "an earlier message to this guest is still unsent; sending anyway"
+            );
+            break;
         }
+        waited = true;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    if waited {
+        metrics::counter!("notifications_held_for_order_total", "channel" => n.channel.clone())
+            .increment(1);
+    }
+    Ok(())
 }
 
 /// Mark the row failed without a send (nothing to retry).
