@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod connections;
 mod conversations;
+mod day;
 mod deliveries;
 mod hardening;
 mod health;
