@@ -110,3 +110,112 @@ async fn a_database_closing_connections_at_once_answers_503_not_500() {
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 }
+
+/// The day found e-mails sent twice: the SMTP server accepted a message, the database became
+/// unreachable before the row was marked sent, the attempt failed and a later attempt sent the
+/// message again. Now a delivery waits the outage out to record what the provider accepted: here
+/// the database refuses connections between the message's arrival and the server's `250`, and
+/// the guest still gets the message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_accepted_while_the_database_is_unreachable_is_sent_once() {
+    posada_integrations::install_crypto_provider();
+    let test_db = posada_db::testing::TestDb::postgres().await;
+    let smtp = posada_testkit::SmtpSink::start().await;
+    let url = reqwest::Url::parse(&test_db.url).unwrap();
+    let upstream = tokio::net::lookup_host(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let proxy = Proxy::start(upstream).await.unwrap();
+    let mut proxied = url.clone();
+    proxied.set_port(Some(proxy.addr().port())).unwrap();
+    let mut settings = test_settings(proxied.as_str());
+    settings.enable_scheduled_tasks = false;
+    settings.smtp_host = Some(smtp.host());
+    settings.smtp_port = smtp.port();
+    settings.smtp_security = "plain".into();
+    settings.smtp_from = Some("Cabañas <reservas@posada.example>".into());
+    let node = Application::build(
+        settings,
+        Some("127.0.0.1:0".parse().unwrap()),
+        Roles {
+            http: true,
+            workers: true,
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", node.local_addr().unwrap());
+    let state = node.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(node.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let token = "adm_day_once";
+    posada_store::tokens::create(&test_db.db, "tests", "write", token, chrono::Utc::now())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/admin/accommodations"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "name": "Cabaña Ñire", "slug": "nire", "kind": "cabin", "capacity": 4,
+            "pricing": {"base_nightly": {"minor": 3_000_000, "currency": "ARS"}}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let mut held = smtp.hold_next_message();
+    let res = client
+        .post(format!("{base}/api/v1/reservations"))
+        .json(&serde_json::json!({
+            "accommodation": "nire", "check_in": days_from_now(30), "check_out": days_from_now(32),
+            "guests": 2, "guest": {"name": "Ana Gómez", "email": "ana@example.com"}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let code = res.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tokio::time::timeout(Duration::from_secs(30), held.arrived())
+        .await
+        .expect("the hold's e-mail reached the SMTP server");
+    proxy.refuse();
+    held.release();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.accept();
+    // Every message of the hold delivered and no delivery job left.
+    crate::helpers::eventually(Duration::from_secs(60), || async {
+        let r = posada_store::reservations::get_by_code(state.db(), &code)
+            .await
+            .ok()??;
+        let rows = posada_store::notifications::for_reservation(state.db(), r.id)
+            .await
+            .ok()?;
+        let stats = state.jobs().admin().stats().await.ok()?;
+        let live = stats
+            .iter()
+            .filter(|c| c.state.is_live() && c.count > 0 && c.kind == "notification.deliver")
+            .count();
+        (!rows.is_empty() && rows.iter().all(|n| n.status != "queued") && live == 0).then_some(())
+    })
+    .await;
+    let to_ana = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t == "ana@example.com"))
+        .count();
+    assert_eq!(to_ana, 1, "the guest's e-mail arrived once");
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}
