@@ -33,7 +33,7 @@ const STUCK_JOBS: &str = "SELECT count(*) FROM jobs WHERE \
     OR (state = 'running' AND attempted_at < now() - interval '60 seconds')";
 
 /// Wait until no hold is left, no job is overdue and no message is queued.
-pub(crate) async fn drain(world: &World, _setup: &Setup) -> anyhow::Result<()> {
+pub(crate) async fn drain(world: &World) -> anyhow::Result<()> {
     let db = pool(world).await?;
     let until = Instant::now() + SETTLE_WITHIN;
     loop {
@@ -77,11 +77,9 @@ pub(crate) async fn check(
     setup: &Setup,
     counts: &Counts,
     d: &Disruptions,
-    drive_secs: f64,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let db = pool(world).await?;
-    report.figure("day (guests coming)", format!("{drive_secs:.1} s"));
     report.figure(
         "nodes",
         "2 × posada serve, 2 × posada worker, one PostgreSQL database (through a TCP proxy)",
@@ -111,6 +109,18 @@ pub(crate) async fn check(
     Ok(())
 }
 
+/// p50, p95, p99 and max of `ms`.
+fn latency_text(mut ms: Vec<f64>) -> String {
+    ms.sort_by(f64::total_cmp);
+    format!(
+        "p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1}",
+        quantile(&ms, 0.5),
+        quantile(&ms, 0.95),
+        quantile(&ms, 0.99),
+        ms.last().copied().unwrap_or(0.0)
+    )
+}
+
 fn requests(world: &World, d: &Disruptions, report: &mut Report) {
     let st = lock(&world.traffic.stats);
     let answered: u64 = st.statuses.values().flat_map(|m| m.values()).sum();
@@ -120,31 +130,10 @@ fn requests(world: &World, d: &Disruptions, report: &mut Report) {
         let text: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}×{n}")).collect();
         report.figure(&format!("  {route}"), text.join(" "));
     }
-    let mut all: Vec<f64> = st.latencies.values().flatten().copied().collect();
-    all.sort_by(f64::total_cmp);
-    report.figure(
-        "latency, all answers (ms)",
-        format!(
-            "p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1}",
-            quantile(&all, 0.5),
-            quantile(&all, 0.95),
-            quantile(&all, 0.99),
-            all.last().copied().unwrap_or(0.0)
-        ),
-    );
+    let all: Vec<f64> = st.latencies.values().flatten().copied().collect();
+    report.figure("latency, all answers (ms)", latency_text(all));
     if let Some(holds) = st.latencies.get("hold") {
-        let mut h = holds.clone();
-        h.sort_by(f64::total_cmp);
-        report.figure(
-            "latency, holds (ms)",
-            format!(
-                "p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1}",
-                quantile(&h, 0.5),
-                quantile(&h, 0.95),
-                quantile(&h, 0.99),
-                h.last().copied().unwrap_or(0.0)
-            ),
-        );
+        report.figure("latency, holds (ms)", latency_text(holds.clone()));
     }
     report.figure("client timeouts (no answer in 20 s)", st.timeouts.len());
     for (t, route) in &st.timeouts {
