@@ -134,7 +134,11 @@ impl fmt::Display for Report {
         for v in &self.violations {
             writeln!(f, "  VIOLATION: {v}")?;
         }
-        writeln!(f, "logs: {}", self.log_dir.display())
+        if self.log_dir.as_os_str().is_empty() {
+            writeln!(f, "logs: removed (no violation; --keep keeps them)")
+        } else {
+            writeln!(f, "logs: {}", self.log_dir.display())
+        }
     }
 }
 
@@ -189,13 +193,16 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
     sqlx::query(&format!("CREATE DATABASE {db_name}"))
         .execute(&mut admin)
         .await?;
-    let result = run_on(cfg, pg_addr, &auth, &db_name, &dir).await;
+    let mut result = run_on(cfg, pg_addr, &auth, &db_name, &dir).await;
     if !cfg.keep {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
             .execute(&mut admin)
             .await;
-        if result.as_ref().is_ok_and(|r| r.violations.is_empty()) {
+        if let Ok(report) = result.as_mut()
+            && report.violations.is_empty()
+        {
             let _ = std::fs::remove_dir_all(&dir);
+            report.log_dir = PathBuf::new();
         }
     }
     result

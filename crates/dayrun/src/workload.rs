@@ -405,7 +405,7 @@ async fn notify_once(traffic: &Traffic, id: &str, request_id: &str) -> Option<u1
                 .post(format!(
                     "{b}/api/v1/webhooks/mercadopago?data.id={id}&type=payment"
                 ))
-                .header("x-signature", sign_webhook(MP_SECRET, id, &request_id, ts))
+                .header("x-signature", sign_webhook(MP_SECRET, id, request_id, ts))
                 .header("x-request-id", request_id)
                 .json(&json!({"action": "payment.updated", "type": "payment", "data": {"id": id}}))
         })
