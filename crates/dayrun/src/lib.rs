@@ -54,6 +54,9 @@ pub struct Config {
     pub outage: Duration,
     /// How long the WhatsApp API hangs.
     pub hang: Duration,
+    /// `DB_MAX_CONNECTIONS` of each of the four processes (PostgreSQL allows 100 connections by
+    /// default, shared with whatever else runs on it).
+    pub db_max_connections: u32,
     /// Keep the database and the logs.
     pub keep: bool,
 }
@@ -69,6 +72,7 @@ impl Config {
             guests: 12,
             outage: Duration::from_secs(10),
             hang: Duration::from_secs(60),
+            db_max_connections: 8,
             keep: false,
         }
     }
@@ -231,7 +235,6 @@ async fn run_on(
         ("LOG_FORMAT", "json"),
         ("RUST_LOG", "info,sqlx=warn,tower_http=warn"),
         ("TIMEZONE", "America/Argentina/Buenos_Aires"),
-        ("DB_MAX_CONNECTIONS", "8"),
         ("JOB_CONCURRENCY", "8"),
         ("SHUTDOWN_TIMEOUT_SECONDS", "5"),
         ("SHUTDOWN_DRAIN_DELAY_SECONDS", "0"),
@@ -262,6 +265,10 @@ async fn run_on(
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     env.extend([
+        (
+            "DB_MAX_CONNECTIONS".to_owned(),
+            cfg.db_max_connections.to_string(),
+        ),
         ("MERCADOPAGO_BASE_URL".to_owned(), mp.base_url()),
         ("WHATSAPP_GRAPH_URL".to_owned(), wa.base_url()),
         ("SMTP_HOST".to_owned(), smtp.host()),

@@ -34,6 +34,9 @@ struct Args {
     /// Seconds the WhatsApp API hangs.
     #[arg(long, default_value_t = 60)]
     hang_seconds: u64,
+    /// DB_MAX_CONNECTIONS of each posada process.
+    #[arg(long, default_value_t = 8)]
+    db_connections: u32,
     /// Keep the database and the logs afterwards.
     #[arg(long)]
     keep: bool,
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     cfg.guests = args.guests;
     cfg.outage = Duration::from_secs(args.outage_seconds);
     cfg.hang = Duration::from_secs(args.hang_seconds);
+    cfg.db_max_connections = args.db_connections;
     cfg.keep = args.keep;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
