@@ -61,9 +61,25 @@ struct ChannelState {
 }
 
 /// The server's side of a [`HeldRequest`].
-struct Hold {
-    arrived: tokio::sync::oneshot::Sender<()>,
-    release: tokio::sync::oneshot::Receiver<()>,
+pub(crate) struct Hold {
+    pub(crate) arrived: tokio::sync::oneshot::Sender<()>,
+    pub(crate) release: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// A [`HeldRequest`] for the test and the [`Hold`] for the fake that holds it.
+pub(crate) fn hold_pair() -> (HeldRequest, Hold) {
+    let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+    (
+        HeldRequest {
+            arrived: Some(arrived_rx),
+            release: Some(release_tx),
+        },
+        Hold {
+            arrived: arrived_tx,
+            release: release_rx,
+        },
+    )
 }
 
 /// The next request to a path, held by the fake: the test learns when it arrived and decides when

@@ -95,6 +95,7 @@ struct MpState {
     payments: HashMap<String, String>,
     fail_next: u32,
     requests: Vec<RecordedRequest>,
+    hang: tokio::sync::watch::Sender<bool>,
 }
 
 /// The fake. Dropping it stops the server.
@@ -149,6 +150,18 @@ impl FakeMercadoPago {
         lock(&self.state).fail_next = n;
     }
 
+    /// Stops answering: from now on every request waits, unrecorded, until [`Self::resume`] (a
+    /// provider that hangs). A request whose client gives up meanwhile is never recorded; one still
+    /// waiting at the resume is then served normally.
+    pub fn hang(&self) {
+        lock(&self.state).hang.send_replace(true);
+    }
+
+    /// Answers again after [`Self::hang`].
+    pub fn resume(&self) {
+        lock(&self.state).hang.send_replace(false);
+    }
+
     /// Every request received, in order (failed ones included).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state).requests.clone()
@@ -193,6 +206,9 @@ fn mp_error(status: StatusCode, message: &str, error: &str) -> Response {
 }
 
 async fn handle(State(state): State<Arc<Mutex<MpState>>>, request: Request<Body>) -> Response {
+    let mut hang = lock(&state).hang.subscribe();
+    // The sender lives in the state, so it outlives this wait.
+    let _ = hang.wait_for(|hanging| !*hanging).await;
     let recorded = RecordedRequest::capture(request).await;
     let mut st = lock(&state);
     st.requests.push(recorded.clone());

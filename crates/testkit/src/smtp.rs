@@ -95,6 +95,7 @@ struct SinkState {
     fail_mail_from: Vec<u16>,
     close_mid_data: u32,
     connections: u32,
+    hold_next: Option<crate::channel::Hold>,
 }
 
 /// The SMTP sink. Dropping it stops the server.
@@ -162,6 +163,15 @@ impl SmtpSink {
     /// Drops the connection after the first data line of the next `n` messages.
     pub fn close_mid_data_next(&self, n: u32) {
         lock(&self.state).close_mid_data = n;
+    }
+
+    /// Holds the answer to the next message: it is recorded when its data ends, and the final
+    /// `250` waits until the returned handle is released (or dropped) — a provider that accepted a
+    /// message while the client has not heard so yet.
+    pub fn hold_next_message(&self) -> crate::HeldRequest {
+        let (held, hold) = crate::channel::hold_pair();
+        lock(&self.state).hold_next = Some(hold);
+        held
     }
 
     /// Waits (polling, at most `timeout`) until at least `n` messages arrived; returns them.
@@ -270,7 +280,15 @@ async fn session(stream: TcpStream, state: Arc<Mutex<SinkState>>) -> std::io::Re
                         data,
                         auth_user: auth_user.clone(),
                     };
-                    lock(&state).messages.push(mail);
+                    let hold = {
+                        let mut st = lock(&state);
+                        st.messages.push(mail);
+                        st.hold_next.take()
+                    };
+                    if let Some(hold) = hold {
+                        let _ = hold.arrived.send(());
+                        let _ = hold.release.await;
+                    }
                     "250 OK: queued\r\n".into()
                 }
             }

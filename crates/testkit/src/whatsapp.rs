@@ -143,6 +143,7 @@ struct WaState {
     counter: u64,
     base_url: String,
     media: HashMap<String, (String, Vec<u8>)>,
+    hang: tokio::sync::watch::Sender<bool>,
 }
 
 /// The fake. Dropping it stops the server.
@@ -198,6 +199,18 @@ impl FakeWhatsApp {
         lock(&self.state)
             .media
             .insert(id.to_owned(), (mime_type.to_owned(), bytes.to_vec()));
+    }
+
+    /// Stops answering: from now on every request waits, unrecorded, until [`Self::resume`] (a
+    /// provider that hangs). A request whose client gives up meanwhile is never recorded, as if it
+    /// had not arrived; one still waiting at the resume is then served normally.
+    pub fn hang(&self) {
+        lock(&self.state).hang.send_replace(true);
+    }
+
+    /// Answers again after [`Self::hang`].
+    pub fn resume(&self) {
+        lock(&self.state).hang.send_replace(false);
     }
 
     /// Forgets the programmed errors.
@@ -300,6 +313,9 @@ fn webhook_value(phone_number_id: &str, content: Value) -> Value {
 }
 
 async fn handle(State(state): State<Arc<Mutex<WaState>>>, request: Request<Body>) -> Response {
+    let mut hang = lock(&state).hang.subscribe();
+    // The sender lives in the state, so it outlives this wait.
+    let _ = hang.wait_for(|hanging| !*hanging).await;
     let recorded = RecordedRequest::capture(request).await;
     let mut st = lock(&state);
     st.requests.push(recorded.clone());

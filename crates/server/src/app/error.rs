@@ -106,14 +106,20 @@ impl AppError {
 /// Whether a database error means the database cannot be reached (rather than a bad statement):
 /// such failures are answered "try again" instead of "internal error".
 pub fn is_outage(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
+    match e {
         sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
-    )
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // A server (or a proxy in front of it) that accepts the connection and closes it at once:
+        // sqlx reads the end of the stream as a zero answer byte to its SSLRequest and reports a
+        // protocol error instead of an I/O one.
+        sqlx::Error::Protocol(message) => {
+            message.contains("unexpected response from SSLRequest: 0x00")
+        }
+        _ => false,
+    }
 }
 
 /// Whether any cause in `e`'s chain is a database outage (see [`is_outage`]): a storage or job

@@ -155,8 +155,7 @@ pub async fn deliver(
     };
     match result {
         Ok(provider_id) => {
-            notifications::set_status(db, id, "sent", Some(&provider_id), None, true, state.now())
-                .await?;
+            record_sent(state, id, &provider_id).await?;
             metrics::counter!("notifications_sent_total", "channel" => n.channel.clone(), "template" => n.template.clone()).increment(1);
             tracing::info!(notification.id = id, channel = %n.channel, template = %n.template, to = %mask_recipient(&n.channel, &recipient), "message sent");
             Ok(DeliveryOutcome::Sent(provider_id))
@@ -214,6 +213,43 @@ async fn wait_for_earlier(
             .increment(1);
     }
     Ok(())
+}
+
+/// How long a delivery keeps trying to record a message the provider accepted while the database
+/// is unreachable (within the job's 90 s timeout).
+const RECORD_SENT_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Record that the provider accepted message `id`. The message is out: failing now would leave the
+/// row `queued` and the job's next attempt would send it a second time, so a database outage is
+/// waited out (up to [`RECORD_SENT_WITHIN`]) instead of failing the attempt.
+async fn record_sent(state: &AppState, id: i64, provider_id: &str) -> anyhow::Result<()> {
+    let give_up = std::time::Instant::now() + RECORD_SENT_WITHIN;
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        let result = notifications::set_status(
+            state.db(),
+            id,
+            "sent",
+            Some(provider_id),
+            None,
+            true,
+            state.now(),
+        )
+        .await;
+        let error = match result {
+            Ok(()) => return Ok(()),
+            Err(e) => anyhow::Error::from(e),
+        };
+        if !crate::app::error::is_outage_in(&error) || std::time::Instant::now() >= give_up {
+            return Err(error);
+        }
+        tracing::warn!(
+            notification.id = id,
+            "message sent but the database is unreachable; recording it again shortly"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+    }
 }
 
 /// Mark the row failed without a send (nothing to retry).
