@@ -11,6 +11,7 @@ mod cli;
 mod connections;
 mod conversations;
 mod deliveries;
+mod guest_pages;
 mod hardening;
 mod health;
 mod ical;
