@@ -272,7 +272,42 @@ async fn pages_answer_in_html_with_open_graph(backend: Backend) {
     app.stop().await;
 }
 
+async fn the_dashboard_shows_the_widget_snippet(backend: Backend) {
+    let password = "mate-amargo-en-la-galeria";
+    let hash = posada_server::http::dashboard::hash_password(password).unwrap();
+    let app = TestApp::spawn_with(backend, |s| {
+        s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+        s.posada_public_url = PUBLIC.into();
+    })
+    .await;
+    app.create_accommodation("lago", 1_000_000).await;
+    let client = no_redirects();
+    let res = crate::helpers::dashboard_login(&app, &client, password).await;
+    let session = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("posada_session="))
+        .expect("logged in");
+    let html = client
+        .get(app.url("/dashboard"))
+        .header("cookie", session.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (script, iframe) = posada_server::http::guest::widget_snippet(PUBLIC, "lago");
+    let escaped = |s: &str| posada_server::notify::templates::escape_html(s);
+    assert!(html.contains(&escaped(&script)), "{html}");
+    assert!(html.contains(&escaped(&iframe)), "{html}");
+    app.stop().await;
+}
+
 on_both!(
+    the_dashboard_shows_the_widget_snippet,
     guest_messages_carry_the_reservation_link,
     without_payments_the_hold_message_says_the_owner_confirms,
     booking_form_is_csrf_protected_and_guarded,
