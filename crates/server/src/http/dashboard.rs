@@ -432,8 +432,7 @@ async fn widget_section(state: &AppState, body: &mut String) -> Result<(), Probl
         esc(public)
     );
     for a in &units {
-        let (script, iframe) =
-            super::guest::widget_snippet(public, &a.accommodation.slug);
+        let (script, iframe) = super::guest::widget_snippet(public, &a.accommodation.slug);
         let _ = write!(
             body,
             "<h3>{}</h3><p>Con script:</p><pre><code>{}</code></pre><p>Sin script (iframe):</p><pre><code>{}</code></pre>",

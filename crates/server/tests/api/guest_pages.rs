@@ -22,7 +22,13 @@ fn mails(f: &Fixture, subject: &str) -> Vec<String> {
         .iter()
         .filter_map(|m| m.parsed())
         .filter(|m| m.subject.as_deref().is_some_and(|s| s.contains(subject)))
-        .map(|m| format!("{}\n{}", m.subject.unwrap_or_default(), m.text.unwrap_or_default()))
+        .map(|m| {
+            format!(
+                "{}\n{}",
+                m.subject.unwrap_or_default(),
+                m.text.unwrap_or_default()
+            )
+        })
         .collect()
 }
 
@@ -84,9 +90,14 @@ async fn guest_messages_carry_the_reservation_link(backend: Backend) {
     assert!(confirmed.contains(&link), "{confirmed}");
     // The check-in reminder (what its job does, run now) says when, from CHECKIN_REMINDER_HOURS.
     assert!(
-        booking::remind(&f.app.state, r.id, ReservationState::Confirmed, "checkin_reminder")
-            .await
-            .unwrap()
+        booking::remind(
+            &f.app.state,
+            r.id,
+            ReservationState::Confirmed,
+            "checkin_reminder"
+        )
+        .await
+        .unwrap()
     );
     let reminder = mail(&f, "te esperamos").await;
     assert!(
@@ -95,7 +106,13 @@ async fn guest_messages_carry_the_reservation_link(backend: Backend) {
     );
     assert!(reminder.contains(&link), "{reminder}");
     // Once confirmed the page shows how to get there.
-    let html = f.app.get(&link.replace(PUBLIC, "")).await.text().await.unwrap();
+    let html = f
+        .app
+        .get(&link.replace(PUBLIC, ""))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("confirmada") && html.contains("Ruta 40 km 12"));
     f.app.stop().await;
 }
@@ -121,9 +138,14 @@ async fn without_payments_the_hold_message_says_the_owner_confirms(backend: Back
     booking::confirm(&f.app.state, r.id, posada_domain::Actor::Admin, None)
         .await
         .unwrap();
-    booking::remind(&f.app.state, r.id, ReservationState::Confirmed, "checkin_reminder")
-        .await
-        .unwrap();
+    booking::remind(
+        &f.app.state,
+        r.id,
+        ReservationState::Confirmed,
+        "checkin_reminder",
+    )
+    .await
+    .unwrap();
     let reminder = mail(&f, "te esperamos").await;
     assert!(reminder.starts_with("Mañana te esperamos"), "{reminder}");
     f.app.stop().await;
@@ -131,7 +153,10 @@ async fn without_payments_the_hold_message_says_the_owner_confirms(backend: Back
 
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
     html[start..].split('"').next().unwrap().to_string()
 }
 
@@ -147,10 +172,17 @@ async fn booking_form_is_csrf_protected_and_guarded(backend: Backend) {
     app.create_accommodation("lago", 1_000_000).await;
     let (ci, co) = (days_from_now(8), days_from_now(10));
     let page = app
-        .get(&format!("/reservar/lago?check_in={ci}&check_out={co}&guests=2"))
+        .get(&format!(
+            "/reservar/lago?check_in={ci}&check_out={co}&guests=2"
+        ))
         .await;
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("$ 20.000,00"), "the quote's total");
     let csrf = hidden(&html, "csrf_token");
@@ -176,7 +208,10 @@ async fn booking_form_is_csrf_protected_and_guarded(backend: Backend) {
     assert_eq!(post(form(""), None).await.unwrap().status(), 403);
     assert_eq!(post(form("1.00ff"), None).await.unwrap().status(), 403);
     assert_eq!(
-        post(form(&csrf), Some("https://evil.example")).await.unwrap().status(),
+        post(form(&csrf), Some("https://evil.example"))
+            .await
+            .unwrap()
+            .status(),
         403
     );
     let (_, held) = posada_store::reservations::list(
@@ -215,7 +250,11 @@ async fn booking_form_is_csrf_protected_and_guarded(backend: Backend) {
     let page = app.get(&to).await.text().await.unwrap();
     let csrf2 = hidden(&page, "csrf_token");
     let t = hidden(&page, "t");
-    let code = to.trim_start_matches("/reservas/").split('?').next().unwrap();
+    let code = to
+        .trim_start_matches("/reservas/")
+        .split('?')
+        .next()
+        .unwrap();
     let res = client
         .post(app.url(&format!("/reservas/{code}/cancelar")))
         .form(&[("t", "0".repeat(32)), ("csrf_token", csrf2.clone())])
@@ -244,7 +283,12 @@ async fn pages_answer_in_html_with_open_graph(backend: Backend) {
     for path in ["/reservar", "/reservar/lago", "/reservar/lago/widget"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), 200, "{path}");
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         let html = res.text().await.unwrap();
         assert!(html.len() < 100_000, "{path} is {} bytes", html.len());
         assert!(html.contains("lang=\"es-AR\""), "{path}");
@@ -252,11 +296,21 @@ async fn pages_answer_in_html_with_open_graph(backend: Backend) {
     let html = app.get("/reservar/lago").await.text().await.unwrap();
     assert!(html.contains("<meta property=\"og:title\" content=\"Cabaña lago\">"));
     // (auto-escaped: `/` is written `&#x2f;`; the browser tests read the decoded value)
-    assert!(html.contains("<meta property=\"og:image\" content=\"https:&#x2f;&#x2f;img.example&#x2f;lago.jpg\">"), "{html}");
+    assert!(
+        html.contains(
+            "<meta property=\"og:image\" content=\"https:&#x2f;&#x2f;img.example&#x2f;lago.jpg\">"
+        ),
+        "{html}"
+    );
     // The widget may be framed by any site; the other pages by none.
     let w = app.get("/reservar/lago/widget").await;
     assert!(w.headers().get("x-frame-options").is_none());
-    assert!(w.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors *"));
+    assert!(
+        w.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors *")
+    );
     let p = app.get("/reservar/lago").await;
     assert_eq!(p.headers()["x-frame-options"], "DENY");
     // Garbage in the query is ignored or explained, never a crash.
@@ -304,6 +358,106 @@ async fn the_dashboard_shows_the_widget_snippet(backend: Backend) {
     assert!(html.contains(&escaped(&script)), "{html}");
     assert!(html.contains(&escaped(&iframe)), "{html}");
     app.stop().await;
+}
+
+/// The real binary at `RUST_LOG=debug`: a guest books, opens their page (also as a payment
+/// return), cancels from it; not one log line carries the access token.
+#[tokio::test]
+async fn the_access_token_never_reaches_the_logs() {
+    posada_integrations::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let bin = env!("CARGO_BIN_EXE_posada");
+    let out = std::process::Command::new(bin)
+        .args(["admin", "create-token", "--name", "t", "--scope", "write"])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = dir.path().join("posada.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = tokio::process::Command::new(bin)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &url)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = no_redirects();
+    eventually(std::time::Duration::from_secs(30), || async {
+        client
+            .get(format!("{base}/api/v1/livez"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+    })
+    .await;
+    let res = client
+        .post(format!("{base}/api/v1/admin/accommodations"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": "Cabaña lago", "slug": "lago", "kind": "cabin", "description": "x", "capacity": 4,
+            "pricing": {"base_nightly": {"minor": 1_000_000, "currency": "ARS"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = client
+        .post(format!("{base}/api/v1/reservations"))
+        .json(&serde_json::json!({"accommodation": "lago", "check_in": days_from_now(5), "check_out": days_from_now(7), "guests": 2,
+            "guest": {"name": "Ana Pérez", "email": "ana@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let (code, token) = (
+        body["code"].as_str().unwrap(),
+        body["access_token"].as_str().unwrap(),
+    );
+    let page = client
+        .get(format!("{base}/reservas/{code}?t={token}&pago=aprobado"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let res = client
+        .post(format!("{base}/reservas/{code}/cancelar"))
+        .form(&[
+            ("t", token),
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    server.kill().await.unwrap();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("/reservas/"),
+        "the requests were logged:\n{logs}"
+    );
+    assert!(logs.contains("reservation cancelled"), "{logs}");
+    assert!(
+        !logs.contains(token),
+        "the access token is in the logs:\n{logs}"
+    );
 }
 
 on_both!(

@@ -26,7 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/reservar/{slug}", get(pages::unit).post(pages::book))
         .route("/reservar/{slug}/widget", get(pages::widget))
         .route("/reservas/{code}", get(pages::reservation))
-        .route("/reservas/{code}/cancelar", axum::routing::post(pages::cancel))
+        .route(
+            "/reservas/{code}/cancelar",
+            axum::routing::post(pages::cancel),
+        )
         .route("/widget.js", get(render::widget_js))
         .route("/static/guest.css", get(render::css))
         .route("/static/guest.js", get(render::js))

@@ -266,7 +266,9 @@ async fn month_calendar(
     }
     let prev = from - Duration::days(1);
     let this_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
-    let ci_param = check_in.map(|c| format!("&check_in={c}")).unwrap_or_default();
+    let ci_param = check_in
+        .map(|c| format!("&check_in={c}"))
+        .unwrap_or_default();
     Ok(json!({
         "title": format!("{} {}", MONTHS[month.month0() as usize], month.year()),
         "weekdays": WEEKDAYS,
@@ -389,7 +391,11 @@ async fn render_unit(
         state,
         a,
         month,
-        if asked.check_out.is_some() { None } else { check_in },
+        if asked.check_out.is_some() {
+            None
+        } else {
+            check_in
+        },
         asked.guests,
         &path,
     )
@@ -470,7 +476,11 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
 }
 
-async fn csrf_ok(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> Result<bool, AppError> {
+async fn csrf_ok(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<bool, AppError> {
     let key = guest_links::key(state).await?;
     Ok(same_origin(headers) && token.is_some_and(|t| guest_links::csrf_valid(key, t, state.now())))
 }
@@ -509,10 +519,23 @@ pub async fn book(
     let guests = guests_of(&f.guests, &a);
     let form = json!({"name": f.name, "email": f.email, "phone": f.phone, "notes": f.notes});
     let (Some(check_in), Some(check_out)) = (date(&f.check_in), date(&f.check_out)) else {
-        let mut asked = Asked { guests, errors: json!({"check_in": "elegí las fechas de llegada y salida"}), ..Asked::default() };
+        let mut asked = Asked {
+            guests,
+            errors: json!({"check_in": "elegí las fechas de llegada y salida"}),
+            ..Asked::default()
+        };
         asked.check_in = f.check_in.clone();
         asked.check_out = f.check_out.clone();
-        return render_unit(&state, &a, None, asked, form, StatusCode::UNPROCESSABLE_ENTITY, None).await;
+        return render_unit(
+            &state,
+            &a,
+            None,
+            asked,
+            form,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        )
+        .await;
     };
     let req = HoldRequest {
         accommodation: slug.clone(),
@@ -573,7 +596,16 @@ pub async fn book(
                     m.entry(k.clone()).or_insert(v.clone());
                 }
             }
-            render_unit(&state, &a, None, asked, form, StatusCode::UNPROCESSABLE_ENTITY, None).await
+            render_unit(
+                &state,
+                &a,
+                None,
+                asked,
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+            )
+            .await
         }
         Err(e) => error_page(&state, e),
     }
@@ -691,7 +723,11 @@ pub async fn reservation(
         Ok(k) => k,
         Err(e) => return error_page(&state, e),
     };
-    let token = q.t.as_deref().map(str::trim).map(str::to_lowercase).unwrap_or_default();
+    let token =
+        q.t.as_deref()
+            .map(str::trim)
+            .map(str::to_lowercase)
+            .unwrap_or_default();
     let held = r.state == ReservationState::PreReserved;
     let tz = state.settings().tz();
     let now = state.now();
@@ -699,7 +735,10 @@ pub async fn reservation(
     let waiting_link = held && payments && r.payment_link.is_none();
     let forward = held && q.pagar.is_some() && q.pago.is_none() && r.payment_link.is_some();
     let message = payment_message(q.pago.as_deref(), &r);
-    let confirmed = matches!(r.state, ReservationState::Confirmed | ReservationState::Completed);
+    let confirmed = matches!(
+        r.state,
+        ReservationState::Confirmed | ReservationState::Completed
+    );
     let self_path = guest_links::reservation_path(&r.code, &token);
     let mut b = base(
         &state,
@@ -707,7 +746,11 @@ pub async fn reservation(
         &a.accommodation.name,
         "/reservar",
     );
-    b["image"] = json!(a.accommodation.primary_photo().map(|p| absolute(&state, &p.url)));
+    b["image"] = json!(
+        a.accommodation
+            .primary_photo()
+            .map(|p| absolute(&state, &p.url))
+    );
     b["noindex"] = json!(true);
     b["refresh"] = if forward {
         json!({"seconds": 0, "url": r.payment_link})
@@ -779,7 +822,11 @@ pub async fn cancel(
         Ok(false) => return csrf_refused(&state),
         Err(e) => return error_page(&state, e),
     }
-    let token = f.t.as_deref().map(str::trim).map(str::to_lowercase).unwrap_or_default();
+    let token =
+        f.t.as_deref()
+            .map(str::trim)
+            .map(str::to_lowercase)
+            .unwrap_or_default();
     let back = guest_links::reservation_path(&r.code, &token);
     match booking::cancel(&state, r.id, posada_domain::Actor::Guest, None).await {
         Ok(_) => Redirect::to(&format!("{back}&cancelada=1")).into_response(),

@@ -24,7 +24,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "index.html",
         include_str!("../../../templates/guest/index.html"),
     ),
-    ("unit.html", include_str!("../../../templates/guest/unit.html")),
+    (
+        "unit.html",
+        include_str!("../../../templates/guest/unit.html"),
+    ),
     (
         "reservation.html",
         include_str!("../../../templates/guest/reservation.html"),
@@ -76,10 +79,7 @@ pub fn page(status: StatusCode, template: &str, ctx: impl Serialize) -> Response
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let csp = if template == "widget.html" {
         r.extensions_mut().insert(Embeddable);
         WIDGET_CSP
@@ -87,7 +87,10 @@ pub fn page(status: StatusCode, template: &str, ctx: impl Serialize) -> Response
         CSP
     };
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
     // Same-origin only: our forms' POSTs carry a real `Origin` (checked against CSRF), while no
     // other site (Mercado Pago's checkout included) ever sees a URL with a guest's token.
     h.insert(
@@ -133,9 +136,7 @@ pub async fn widget_js() -> Response {
 pub fn widget_snippet(public_url: &str, slug: &str) -> (String, String) {
     let base = public_url.trim_end_matches('/');
     (
-        format!(
-            "<script src=\"{base}/widget.js\" data-posada-unit=\"{slug}\" async></script>"
-        ),
+        format!("<script src=\"{base}/widget.js\" data-posada-unit=\"{slug}\" async></script>"),
         format!(
             "<iframe src=\"{base}/reservar/{slug}/widget\" title=\"Disponibilidad y reservas\" style=\"width:100%;max-width:420px;height:460px;border:0\" loading=\"lazy\"></iframe>"
         ),
