@@ -53,7 +53,18 @@ pub async fn key(state: &AppState) -> Result<&[u8], AppError> {
 }
 
 fn mac(key: &[u8], purpose: &str, value: &str) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    // HMAC's own key preparation (RFC 2104): a key longer than the block is hashed, a shorter one
+    // padded with zeros; done here so building the MAC cannot fail.
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        use sha2::Digest;
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(
+        &hmac::digest::generic_array::GenericArray::from(block),
+    );
     mac.update(purpose.as_bytes());
     mac.update(b"\0");
     mac.update(value.as_bytes());
@@ -145,6 +156,24 @@ pub fn csrf_valid(key: &[u8], token: &str, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mac_is_hmac_sha256() {
+        // RFC 4231 test case 2.
+        let tag = mac(b"Jefe", "what do ya want", "for nothing?")
+            .finalize()
+            .into_bytes();
+        let mut reference = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        reference.update(b"what do ya want\0for nothing?");
+        assert_eq!(tag, reference.finalize().into_bytes());
+        let long = [7u8; 100];
+        let mut reference = Hmac::<Sha256>::new_from_slice(&long).unwrap();
+        reference.update(b"p\0v");
+        assert_eq!(
+            mac(&long, "p", "v").finalize().into_bytes(),
+            reference.finalize().into_bytes()
+        );
+    }
 
     #[test]
     fn access_tokens_are_access_tokens_and_differ_by_code_and_key() {
