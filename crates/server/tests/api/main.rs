@@ -11,7 +11,6 @@ mod cli;
 mod connections;
 mod conversations;
 mod deliveries;
-mod guest_pages;
 mod hardening;
 mod health;
 mod ical;
@@ -24,3 +23,6 @@ mod report;
 mod reservations;
 mod tasks;
 mod tls;
+
+// The guest pages over plain HTTP (issue 14).
+mod guest_pages;
