@@ -13,7 +13,7 @@
     f.src = base + "/reservar/" + slug + "/widget";
     f.title = "Disponibilidad y reservas";
     f.loading = "lazy";
-    f.style.cssText = "width:100%;max-width:420px;height:460px;border:0";
+    f.style.cssText = "width:100%;max-width:420px;height:540px;border:0";
     s.parentNode.insertBefore(f, s.nextSibling);
   }
 })();

@@ -141,7 +141,7 @@ pub fn widget_snippet(public_url: &str, slug: &str) -> (String, String) {
     (
         format!("<script src=\"{base}/widget.js\" data-posada-unit=\"{slug}\" async></script>"),
         format!(
-            "<iframe src=\"{base}/reservar/{slug}/widget\" title=\"Disponibilidad y reservas\" style=\"width:100%;max-width:420px;height:460px;border:0\" loading=\"lazy\"></iframe>"
+            "<iframe src=\"{base}/reservar/{slug}/widget\" title=\"Disponibilidad y reservas\" style=\"width:100%;max-width:420px;height:540px;border:0\" loading=\"lazy\"></iframe>"
         ),
     )
 }
