@@ -40,6 +40,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     events: Events,
     database: crate::app::health::DatabaseReachability,
+    links: crate::app::guest_links::LinkKey,
 }
 
 impl AppState {
@@ -74,6 +75,7 @@ impl AppState {
                 clock,
                 events: Events::new(),
                 database: Default::default(),
+                links: Default::default(),
             }),
         }
     }
@@ -118,6 +120,11 @@ impl AppState {
             .entry
             .get_or_init(|| Box::new(init()))
             .downcast_ref::<T>()
+    }
+
+    /// The key that signs guests' reservation links (read or made on first use).
+    pub fn links(&self) -> &crate::app::guest_links::LinkKey {
+        &self.inner.links
     }
 
     /// The database.

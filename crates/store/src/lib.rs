@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod ops;
 pub mod payments;
 pub mod reservations;
+pub mod secrets;
 pub mod tokens;
 
 use posada_db::{Migration, MigrationSet};
@@ -72,6 +73,12 @@ pub static MIGRATIONS: MigrationSet = MigrationSet {
             name: "hashed export tokens",
             sqlite: include_str!("migrations/0008_hashed_export_tokens.sqlite.sql"),
             postgres: include_str!("migrations/0008_hashed_export_tokens.postgres.sql"),
+        },
+        Migration {
+            version: 9,
+            name: "app secrets",
+            sqlite: include_str!("migrations/0009_app_secrets.sqlite.sql"),
+            postgres: include_str!("migrations/0009_app_secrets.postgres.sql"),
         },
     ],
 };

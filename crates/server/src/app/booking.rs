@@ -245,8 +245,7 @@ pub async fn create_hold(
         return Err(AppError::field("notes", "hasta 2000 caracteres"));
     }
     let settings = state.settings();
-    let token = posada_domain::AccessToken::generate(&mut rand::rng());
-    let token_hash = posada_store::hash_secret(token.as_str());
+    let link_key = super::guest_links::key(state).await?;
 
     // A drawn code already in use is drawn again; a transaction the database gave up because
     // of a concurrent one (a deadlock between two overlapping inserts on PostgreSQL's exclusion
@@ -256,6 +255,9 @@ pub async fn create_hold(
     loop {
         let attempt = async {
             let code = ReservationCode::generate(&mut rand::rng());
+            // Derived from the code, so later messages can carry the guest's link (stored hashed).
+            let token = super::guest_links::access_token(link_key, code.as_str());
+            let token_hash = posada_store::hash_secret(&token);
             let mut uow = UnitOfWork::begin_hold(state, acc.accommodation.id, &stay)
                 .await?
                 .with_trace(trace_id);
@@ -325,7 +327,7 @@ pub async fn create_hold(
             );
             Ok(Some(HoldCreated {
                 reservation,
-                access_token: token.as_str().to_string(),
+                access_token: token,
                 accommodation: acc.clone(),
             }))
         };

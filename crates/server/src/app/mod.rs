@@ -15,6 +15,7 @@
 //! - [`conversations`]: guest WhatsApp messages and the owner's answers.
 //! - [`assistant`]: the WhatsApp guest assistant's answers.
 //! - [`channels`]: channel feeds (iCal import and export).
+//! - [`guest_links`]: the guest's reservation link and the booking forms' CSRF tokens.
 //! - [`alerts`]: the owner's alerts, daily report and housekeeping.
 
 pub mod accommodations;
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod conversations;
 pub mod error;
 pub mod events;
+pub mod guest_links;
 pub mod health;
 pub mod outbox;
 pub mod owner;

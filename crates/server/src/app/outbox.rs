@@ -31,7 +31,10 @@ pub fn template_data(settings: &Settings, r: &Reservation, acc: &StoredAccommoda
         "deposit": r.deposit.format_es_ar(),
         "balance": r.total.checked_sub(r.deposit).map(|b| b.format_es_ar()).unwrap_or_default(),
         "payment_link": r.payment_link,
-        "expires_at": r.expires_at.map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string()),
+        "expires_at": r.expires_at.map(|t| local_time_text(t.with_timezone(&tz))),
+        "payments_enabled": settings.mercadopago_access_token.is_some(),
+        "checkin_reminder_hours": settings.checkin_reminder_hours,
+        "checkin_when": checkin_when(settings.checkin_reminder_hours),
         "check_in_time": a.check_in_time.format("%H:%M").to_string(),
         "check_out_time": a.check_out_time.format("%H:%M").to_string(),
         "directions": acc.directions,
@@ -39,6 +42,28 @@ pub fn template_data(settings: &Settings, r: &Reservation, acc: &StoredAccommoda
         "photo_url": a.primary_photo().map(|p| p.url.clone()),
         "photo_caption": a.primary_photo().map(|p| p.caption.clone()),
     })
+}
+
+/// A local time as guests read it, with its offset: `05/12/2026 14:30 h (UTC-03:00)`.
+pub fn local_time_text<Tz: chrono::TimeZone>(t: chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.format("%d/%m/%Y %H:%M h (UTC%:z)").to_string()
+}
+
+/// The check-in reminder's opening for a reminder sent `hours` before arrival ("Mañana te
+/// esperamos", "En 3 días te esperamos", "En 6 horas te esperamos").
+pub fn checkin_when(hours: u32) -> String {
+    match hours {
+        0 => "Hoy te esperamos".into(),
+        1 => "En una hora te esperamos".into(),
+        24 => "Mañana te esperamos".into(),
+        48 => "Pasado mañana te esperamos".into(),
+        h if h < 24 => format!("En {h} horas te esperamos"),
+        h if h % 24 == 0 => format!("En {} días te esperamos", h / 24),
+        _ => "Se acerca tu llegada".into(),
+    }
 }
 
 /// [`template_data`] with `extra`'s keys added (payment amount, problem description…).

@@ -109,7 +109,15 @@ pub async fn create_payment_link(
     let settings = state.settings();
     let public = settings.posada_public_url.trim_end_matches('/');
     let tz = settings.tz();
-    let back = |result: &str| format!("{public}/reservas/{}?pago={result}", r.code);
+    // The return URLs open the guest's reservation page (token included: the guest may pay on
+    // another device); the page shows what posada knows, never what the URL claims.
+    let token = super::guest_links::access_token(super::guest_links::key(state).await?, &r.code);
+    let back = |result: &str| {
+        format!(
+            "{public}{}&pago={result}",
+            super::guest_links::reservation_path(&r.code, &token)
+        )
+    };
     let request = PreferenceRequest {
         items: vec![PreferenceItem {
             id: format!("deposit-{}", r.code),

@@ -23,6 +23,13 @@ use super::outbox::{self, Audience};
 use crate::jobs::deliver_notification::DeliverNotification;
 use crate::state::AppState;
 
+/// The guest-link key, read (or made) before the transaction begins: guest messages carry the
+/// reservation link, and on SQLite nothing inside a write transaction may wait for a second
+/// pooled connection. After the first call this is a memory read.
+async fn links_ready(state: &AppState) -> Result<(), AppError> {
+    super::guest_links::key(state).await.map(|_| ())
+}
+
 /// One write transaction and its consequences.
 pub struct UnitOfWork<'s> {
     state: &'s AppState,
@@ -47,6 +54,7 @@ impl<'s> UnitOfWork<'s> {
 
     /// Begin a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(state: &'s AppState) -> Result<UnitOfWork<'s>, AppError> {
+        links_ready(state).await?;
         let tx = state.db().begin().await?;
         state.database().answered();
         Ok(Self::wrap(state, tx))
@@ -59,6 +67,7 @@ impl<'s> UnitOfWork<'s> {
         state: &'s AppState,
         accommodation_id: i64,
     ) -> Result<UnitOfWork<'s>, AppError> {
+        links_ready(state).await?;
         let tx = accommodations::begin_with_calendar(state.db(), accommodation_id).await?;
         state.database().answered();
         Ok(Self::wrap(state, tx))
@@ -71,6 +80,7 @@ impl<'s> UnitOfWork<'s> {
         accommodation_id: i64,
         stay: &posada_domain::Stay,
     ) -> Result<UnitOfWork<'s>, AppError> {
+        links_ready(state).await?;
         let tx = accommodations::begin_hold(state.db(), accommodation_id, stay).await?;
         Ok(Self::wrap(state, tx))
     }
@@ -191,7 +201,14 @@ impl<'s> UnitOfWork<'s> {
         extra: &Value,
     ) -> Result<(), AppError> {
         let settings = self.state.settings();
-        let data = outbox::merged(settings, r, acc, extra);
+        let mut data = outbox::merged(settings, r, acc, extra);
+        if audience == Audience::Guest
+            && let Some(obj) = data.as_object_mut()
+        {
+            // Every guest message can link to the reservation page (`links_ready` loaded the key).
+            let url = super::guest_links::reservation_url(self.state, &r.code).await?;
+            obj.insert("reservation_url".into(), Value::String(url));
+        }
         let trace = self.trace_id.clone();
         self.trace_id = r.trace_id.clone().or(trace.clone());
         for (channel, recipient) in outbox::recipients(settings, Some(r), audience) {

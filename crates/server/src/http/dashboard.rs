@@ -398,6 +398,7 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         }
         body.push_str("</ul>");
     }
+    widget_section(&state, &mut body).await?;
     let csrf = esc(&session.csrf);
     conversations_section(&state, &mut body, &csrf).await?;
     let _ = write!(
@@ -412,6 +413,35 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The booking widget's snippets, per active unit, to paste in the owner's own site.
+async fn widget_section(state: &AppState, body: &mut String) -> Result<(), Problem> {
+    let units = posada_store::accommodations::list(state.db(), true)
+        .await
+        .map_err(Problem::from)?;
+    if units.is_empty() {
+        return Ok(());
+    }
+    body.push_str("<h2>Reservas directas en tu sitio</h2><p>Tu página de reservas: ");
+    let public = state.settings().posada_public_url.trim_end_matches('/');
+    let _ = write!(
+        body,
+        "<a href=\"{}/reservar\">{}/reservar</a>. Pegá uno de estos códigos en tu sitio para mostrar el calendario y el botón «Reservar».</p>",
+        esc(public),
+        esc(public)
+    );
+    for a in &units {
+        let (script, iframe) = super::guest::widget_snippet(public, &a.accommodation.slug);
+        let _ = write!(
+            body,
+            "<h3>{}</h3><p>Con script:</p><pre><code>{}</code></pre><p>Sin script (iframe):</p><pre><code>{}</code></pre>",
+            esc(&a.accommodation.name),
+            esc(&script),
+            esc(&iframe)
+        );
+    }
+    Ok(())
 }
 
 /// Guest WhatsApp conversations waiting for the owner, each with its latest message and the forms

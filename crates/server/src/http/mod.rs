@@ -8,6 +8,7 @@ pub mod auth;
 pub mod connections;
 pub mod dashboard;
 pub mod errors;
+pub mod guest;
 pub mod health;
 pub mod ical;
 pub mod idempotency;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin_conversations::routes())
         .merge(dashboard::routes())
         .merge(ical::routes())
+        .merge(guest::routes())
         .fallback(|| async { Problem::not_found("route") });
     // The middleware stack (order and contents) lives in `middleware::stack`.
     middleware::stack(routes, &state).with_state(state)

@@ -177,29 +177,42 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
 
 const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Middleware: security headers on every response.
+/// A response extension: the page may be framed by any site (the guest booking widget); it
+/// sets its own `frame-ancestors`, and gets no `X-Frame-Options`.
+#[derive(Debug, Clone, Copy)]
+pub struct Embeddable;
+
+/// Middleware: security headers on every response. A handler that sets its own
+/// Content-Security-Policy (the guest pages) keeps it.
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let dashboard = req.uri().path().starts_with("/dashboard");
     let mut response = next.run(req).await;
+    let embeddable = response.extensions().get::<Embeddable>().is_some();
     let h = response.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    if !embeddable {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     let csp = if dashboard {
         DASHBOARD_CSP
     } else {
         "default-src 'none'; frame-ancestors 'none'"
     };
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+    }
     h.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),

@@ -315,7 +315,7 @@ async fn greeting_availability_booking_payment_link_and_payment_approved(backend
         .expires_at
         .unwrap()
         .with_timezone(&f.app.state.settings().tz())
-        .format("%d/%m/%Y %H:%M")
+        .format("%d/%m/%Y %H:%M h (UTC%:z)")
         .to_string();
     assert_eq!(answers.len(), 2, "{answers:#?}");
     assert!(

@@ -28,3 +28,6 @@ mod reservations;
 mod settings_fuzz;
 mod tasks;
 mod tls;
+
+// The guest pages over plain HTTP (issue 14).
+mod guest_pages;

@@ -38,12 +38,26 @@ async fn the_document_is_served_and_every_operation_is_routed() {
     assert!(checked > 20);
 }
 
-/// Every `.route("path", get(..).post(..))` in `src/http/*.rs`, as (path, method) pairs.
+/// The Rust files under `dir`, its subfolders included.
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Every `.route("path", get(..).post(..))` in `src/http/**/*.rs`, as (path, method) pairs.
 fn routes_in_code() -> std::collections::BTreeSet<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
     let mut found = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for path in rust_files(&dir) {
+        let text = std::fs::read_to_string(path).unwrap();
         let compact: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         for part in compact.split(".route(").skip(1) {
             let Some(rest) = part.trim_start().strip_prefix('"') else {

@@ -1,0 +1,76 @@
+// Shared helpers for the browser scenarios: launch Chromium, screenshots, layout checks, the
+// result protocol. A scenario exports `default async function (ctx, kit)` and returns a JSON
+// value; run.mjs prints it as the line `RESULT <json>` for the Rust test to assert on.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+export const CHROMIUM = process.env.POSADA_CHROMIUM || "/usr/bin/chromium";
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  });
+}
+
+/// A phone-sized page (390 px wide) unless told otherwise.
+export async function newPage(browser, { width = 390, javaScript = true } = {}) {
+  const context = await browser.newContext({
+    viewport: { width, height: 844 },
+    javaScriptEnabled: javaScript,
+    locale: "es-AR",
+    timezoneId: "America/Argentina/Buenos_Aires",
+  });
+  // Mercado Pago's checkout is outside the sandbox: the fake Mercado Pago (crates/testkit) makes
+  // preferences whose init_point is www.mercadopago.com.ar; the browser gets a stand-in page.
+  await context.route(/^https:\/\/(www|sandbox)\.mercadopago\.com\.ar\//, (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: "text/html; charset=utf-8",
+      body: "<!doctype html><title>Mercado Pago (prueba)</title><h1>Checkout de prueba</h1>",
+    }),
+  );
+  // Photos live on other hosts (img.example): answer with a tiny image, never the network.
+  await context.route(/^https:\/\/img\.example\//, (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: "image/svg+xml",
+      body: '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="400"><rect width="640" height="400" fill="#8aa"/></svg>',
+    }),
+  );
+  return context.newPage();
+}
+
+/// Whether the page scrolls sideways (it must not at 390 px).
+export async function horizontalOverflow(page) {
+  return page.evaluate(() => {
+    const d = document.documentElement;
+    return Math.max(d.scrollWidth, document.body ? document.body.scrollWidth : 0) - d.clientWidth;
+  });
+}
+
+/// Screenshots of the current URL at 390 px and 1280 px in $POSADA_SCREENSHOTS, and the
+/// horizontal overflow at 390 px (0 when none).
+export async function shoot(page, name) {
+  const dir = process.env.POSADA_SCREENSHOTS;
+  const out = {};
+  const original = page.viewportSize();
+  for (const width of [390, 1280]) {
+    await page.setViewportSize({ width, height: 844 });
+    if (width === 390) out.overflow390 = await horizontalOverflow(page);
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      await page.screenshot({ path: join(dir, `${name}-${width}.png`), fullPage: true });
+    }
+  }
+  await page.setViewportSize(original);
+  return out;
+}
+
+/// The text of the first element matching `selector` (as written, whitespace collapsed), or null.
+export async function text(page, selector) {
+  const el = await page.$(selector);
+  return el ? (await el.textContent()).replace(/\s+/g, " ").trim() : null;
+}
