@@ -51,6 +51,11 @@ pub struct WhatsappBench {
     /// `--deliveries 10000 --rate 2000 --duplicates 0.3`.
     #[arg(long, default_value_t = 0.0)]
     duplicates: f64,
+    /// Start the workers only once every delivery was acknowledged: the API node is measured
+    /// alone, as when the workers run on other machines (the replies then wait for the flood to
+    /// end, so their latency means nothing in this mode).
+    #[arg(long)]
+    workers_after: bool,
     /// How long to wait for the last replies after the last delivery, in seconds.
     #[arg(long, default_value_t = 60)]
     wait_seconds: u64,
@@ -163,12 +168,13 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
         rate_limit_public_per_minute: 10_000_000,
         ..Settings::default()
     };
+    let worker_settings = settings.clone();
     let app = Application::build(
         settings,
         Some("127.0.0.1:0".parse()?),
         Roles {
             http: true,
-            workers: true,
+            workers: !opts.workers_after,
         },
     )
     .await?;
@@ -258,6 +264,23 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
         }
     }
     let send_seconds = started.elapsed().as_secs_f64();
+    let (worker_stop, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let workers = if opts.workers_after {
+        let workers = Application::build(
+            worker_settings,
+            None,
+            Roles {
+                http: false,
+                workers: true,
+            },
+        )
+        .await?;
+        Some(tokio::spawn(workers.run_until_stopped(async move {
+            let _ = worker_stopped.await;
+        })))
+    } else {
+        None
+    };
     let deadline = Instant::now() + Duration::from_secs(opts.wait_seconds);
     loop {
         let answered = arrivals.lock().unwrap_or_else(|p| p.into_inner()).len();
@@ -313,7 +336,11 @@ pub async fn run(opts: WhatsappBench) -> anyhow::Result<()> {
     );
     let exact = stored == unique as i64 && fewest == most && failed == 0;
     let _ = stop.send(());
+    let _ = worker_stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+    if let Some(workers) = workers {
+        let _ = tokio::time::timeout(Duration::from_secs(30), workers).await;
+    }
     if !exact {
         anyhow::bail!(
             "not exactly one effect per distinct delivery (stored {stored} of {unique}, replies per guest {fewest}..{most}, {failed} refused)"

@@ -19,6 +19,9 @@ pub struct DeliverNotification {
 impl Job for DeliverNotification {
     type State = AppState;
     const KIND: &'static str = "notification.deliver";
+    // A person waits for it: served first come, first served with the WhatsApp deliveries and
+    // the assistant's work (5), so a burst of incoming messages does not hold back the answers.
+    const PRIORITY: i16 = 5;
     const MAX_ATTEMPTS: i32 = 25;
 
     fn unique_key(&self) -> Option<String> {
