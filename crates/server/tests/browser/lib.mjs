@@ -59,10 +59,6 @@ export async function shoot(page, name) {
   const original = page.viewportSize();
   for (const width of [390, 1280]) {
     await page.setViewportSize({ width, height: 844 });
-    // Let the page lay itself out at the new width before it is measured.
-    await page.evaluate(
-      () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))),
-    );
     if (width === 390) out.overflow390 = await horizontalOverflow(page);
     if (dir) {
       mkdirSync(dir, { recursive: true });
