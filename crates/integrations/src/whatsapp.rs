@@ -251,18 +251,9 @@ impl WhatsAppClient {
                 "{media_id:?} is not a media id"
             )));
         }
-        let response = self
-            .http
-            .get(format!("{}/{media_id}", self.graph_url))
-            .bearer_auth(self.access_token.expose())
-            .send()
-            .await
-            .map_err(|e| WhatsAppError::from_transport(&e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| WhatsAppError::from_transport(&e))?;
+        let (status, text) = self
+            .call(self.http.get(format!("{}/{media_id}", self.graph_url)))
+            .await?;
         if !status.is_success() {
             return Err(WhatsAppError::from_graph_response(status.as_u16(), &text));
         }
@@ -424,6 +415,24 @@ impl WhatsAppClient {
             .await
     }
 
+    /// Send `request` to Graph with the access token; its status and body text.
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, String), WhatsAppError> {
+        let response = request
+            .bearer_auth(self.access_token.expose())
+            .send()
+            .await
+            .map_err(|e| WhatsAppError::from_transport(&e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| WhatsAppError::from_transport(&e))?;
+        Ok((status, text))
+    }
+
     async fn send(
         &self,
         to: &str,
@@ -440,19 +449,9 @@ impl WhatsAppClient {
         if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), content) {
             obj.extend(extra);
         }
-        let response = self
-            .http
-            .post(&self.messages_url)
-            .bearer_auth(self.access_token.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| WhatsAppError::from_transport(&e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| WhatsAppError::from_transport(&e))?;
+        let (status, text) = self
+            .call(self.http.post(&self.messages_url).json(&body))
+            .await?;
         if !status.is_success() {
             let err = WhatsAppError::from_graph_response(status.as_u16(), &text);
             tracing::warn!(http.status = status.as_u16(), message.kind = kind, error.kind = err.kind_label(), error = %err, "whatsapp send failed");

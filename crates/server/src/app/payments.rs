@@ -397,6 +397,27 @@ async fn owner_alert(
     Ok(())
 }
 
+/// Write `template` about `payment` to the guest of `reservation` while it is still a hold;
+/// the hold's code when it was written.
+async fn tell_holder(
+    state: &AppState,
+    payment: &Payment,
+    reservation: Option<Reservation>,
+    template: &str,
+) -> Result<Option<String>, PaymentJobError> {
+    let Some(r) = reservation.filter(|r| r.state == ReservationState::PreReserved) else {
+        return Ok(None);
+    };
+    let acc = accommodations::get(state.db(), r.accommodation_id)
+        .await?
+        .ok_or(AppError::NotFound("accommodation"))?;
+    let mut uow = UnitOfWork::begin(state).await?;
+    uow.message_guest(&r, &acc, template, &payment_data(payment, None))
+        .await?;
+    uow.commit().await?;
+    Ok(Some(r.code))
+}
+
 async fn act(
     state: &AppState,
     payment: &Payment,
@@ -405,18 +426,11 @@ async fn act(
     match &payment.status {
         PaymentStatus::Approved => approved(state, payment, reservation).await,
         PaymentStatus::Rejected | PaymentStatus::Cancelled => {
-            let Some(r) = reservation.filter(|r| r.state == ReservationState::PreReserved) else {
-                return Ok(());
-            };
             // The hold stays until it expires: the guest may pay again.
-            let acc = accommodations::get(state.db(), r.accommodation_id)
-                .await?
-                .ok_or(AppError::NotFound("accommodation"))?;
-            let mut uow = UnitOfWork::begin(state).await?;
-            uow.message_guest(&r, &acc, "payment_rejected", &payment_data(payment, None))
-                .await?;
-            uow.commit().await?;
-            tracing::info!(reservation.code = %r.code, payment.id = %payment.id, "payment rejected; hold kept");
+            if let Some(code) = tell_holder(state, payment, reservation, "payment_rejected").await?
+            {
+                tracing::info!(reservation.code = %code, payment.id = %payment.id, "payment rejected; hold kept");
+            }
             Ok(())
         }
         PaymentStatus::Refunded | PaymentStatus::ChargedBack => {
@@ -441,17 +455,9 @@ async fn act(
         }
         PaymentStatus::Pending | PaymentStatus::InProcess => {
             // Tell the guest it is on its way (once per payment); the next status decides.
-            let Some(r) = reservation.filter(|r| r.state == ReservationState::PreReserved) else {
-                return Ok(());
-            };
-            let acc = accommodations::get(state.db(), r.accommodation_id)
-                .await?
-                .ok_or(AppError::NotFound("accommodation"))?;
-            let mut uow = UnitOfWork::begin(state).await?;
-            uow.message_guest(&r, &acc, "payment_pending", &payment_data(payment, None))
-                .await?;
-            uow.commit().await?;
-            tracing::info!(reservation.code = %r.code, payment.id = %payment.id, "payment pending; guest told");
+            if let Some(code) = tell_holder(state, payment, reservation, "payment_pending").await? {
+                tracing::info!(reservation.code = %code, payment.id = %payment.id, "payment pending; guest told");
+            }
             Ok(())
         }
         // authorized, in_mediation: wait for the next status.

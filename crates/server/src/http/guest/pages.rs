@@ -152,6 +152,15 @@ struct UnitQuery {
     guests: Option<String>,
 }
 
+impl UnitQuery {
+    /// The first day of the month asked for (`mes=YYYY-MM`), when it reads as one.
+    fn month(&self) -> Option<NaiveDate> {
+        self.mes
+            .as_deref()
+            .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok())
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct BookForm {
     csrf_token: Option<String>,
@@ -437,10 +446,7 @@ pub async fn unit(
         Ok(a) => a,
         Err(e) => return error_page(&state, e),
     };
-    let month = q
-        .mes
-        .as_deref()
-        .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok());
+    let month = q.month();
     let guests = guests_of(&q.guests, &a);
     let asked = match ask(&state, &a, date(&q.check_in), date(&q.check_out), guests).await {
         Ok(x) => x,
@@ -627,9 +633,7 @@ pub async fn widget(
         Err(e) => return error_page(&state, e),
     };
     let month = q
-        .mes
-        .as_deref()
-        .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok())
+        .month()
         .unwrap_or_else(|| state.today().with_day(1).unwrap_or(state.today()));
     let guests = guests_of(&q.guests, &a);
     let path = format!("/reservar/{slug}/widget");
