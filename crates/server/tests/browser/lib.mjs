@@ -74,3 +74,47 @@ export async function text(page, selector) {
   const el = await page.$(selector);
   return el ? (await el.textContent()).replace(/\s+/g, " ").trim() : null;
 }
+
+/// Log in to the owner's web app at `base` with `password` on `page`; returns the page after the
+/// login (the Hoy page).
+export async function ownerLogin(page, base, password) {
+  await page.goto(`${base}/dashboard/login`);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(`${base}/dashboard`), page.click("button[type=submit]")]);
+  return page;
+}
+
+/// Every interactive element of the page is at least 44 px tall (tap targets), and every
+/// visible form field has a label (not a placeholder). Returns the offenders (empty when none).
+export async function accessibilityProblems(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    const visible = (el) => {
+      const r = el.getBoundingClientRect();
+      const s = getComputedStyle(el);
+      return r.width > 0 && r.height > 0 && s.visibility !== "hidden" && s.display !== "none";
+    };
+    for (const el of document.querySelectorAll("main a[href], main button, main input:not([type=hidden]), main select, main textarea, nav a")) {
+      if (!visible(el)) continue;
+      const r = el.getBoundingClientRect();
+      const inline = el.tagName === "A" && el.closest("p, li, td") && !el.classList.contains("button");
+      if (!inline && r.height < 43.5 && el.type !== "checkbox" && el.type !== "radio") {
+        problems.push(`tap target ${Math.round(r.height)} px: ${el.outerHTML.slice(0, 120)}`);
+      }
+    }
+    for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+      if (!visible(el)) continue;
+      const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest("label") || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+      if (!labelled) problems.push(`no label: ${el.outerHTML.slice(0, 120)}`);
+    }
+    if (!document.querySelector("main")) problems.push("no <main> landmark");
+    return problems;
+  });
+}
+
+/// Screenshots of the owner page open in `page` (see `shoot`), plus its accessibility problems.
+export async function shootOwner(page, name) {
+  const out = await shoot(page, name);
+  out.a11y = await accessibilityProblems(page);
+  return out;
+}

@@ -12,6 +12,8 @@
 
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod owner;
+mod owner_today;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,7 +64,7 @@ fn preflight() {
 }
 
 /// Run `scenarios/<name>.mjs` with `ctx`; its result.
-async fn scenario(name: &str, ctx: Value) -> Value {
+pub(crate) async fn scenario(name: &str, ctx: Value) -> Value {
     preflight();
     let out = tokio::process::Command::new("node")
         .arg("run.mjs")
@@ -92,7 +94,7 @@ async fn scenario(name: &str, ctx: Value) -> Value {
 }
 
 /// Every page the scenario shot had no horizontal scroll at 390 px.
-fn assert_no_sideways_scroll(result: &Value) {
+pub(crate) fn assert_no_sideways_scroll(result: &Value) {
     fn walk(v: &Value, path: &str) {
         match v {
             Value::Object(m) => {
@@ -129,7 +131,7 @@ async fn spawn_with_mp(backend: Backend) -> (TestApp, FakeMercadoPago) {
     (app, mp)
 }
 
-async fn by_code(app: &TestApp, code: &str) -> Reservation {
+pub(crate) async fn by_code(app: &TestApp, code: &str) -> Reservation {
     posada_store::reservations::get_by_code(app.state.db(), code)
         .await
         .unwrap()

@@ -1,0 +1,13 @@
+//! Reservas: the reservation list (filters, search, CSV) and a reservation's detail and actions.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// This section's templates (name, source), registered by `render`.
+pub const TEMPLATES: &[(&str, &str)] = &[];
+
+/// This section's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
