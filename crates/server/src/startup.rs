@@ -150,6 +150,16 @@ impl Application {
             );
             state.set_engine(engine);
         }
+        // Changes committed on other nodes (PostgreSQL) reach this node's caches and live pages.
+        let relay = {
+            let remote = state.clone();
+            crate::app::events::relay(state.db().clone(), state.events(), move |e| {
+                remote.publish_remote(e)
+            })
+            .await
+            .context("listening to the other nodes' changes")?
+            .unwrap_or_default()
+        };
         let http = self.listener.map(|listener| {
             let mut rx = stop_rx.clone();
             tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "http server listening");
@@ -177,6 +187,7 @@ impl Application {
         if let Some(engine) = state.take_engine() {
             engine.shutdown().await;
         }
+        relay.iter().for_each(|task| task.abort());
         state.db().close().await;
         tracing::info!("stopped");
         Ok(())

@@ -108,6 +108,24 @@ impl AppState {
         self.inner.events.publish(event);
     }
 
+    /// Announce a change another node committed (told through PostgreSQL): the node's caches
+    /// react and subscribers hear it, but it is not told again. `None`: changes may have been
+    /// missed (the connection was lost); caches are dropped and live pages catch up.
+    pub fn publish_remote(&self, event: Option<Event>) {
+        match event {
+            Some(event) => {
+                if let Event::CalendarChanged { .. } = event {
+                    self.inner.taken.changed();
+                }
+                self.inner.events.publish_remote(event);
+            }
+            None => {
+                self.inner.taken.changed();
+                self.inner.events.resync();
+            }
+        }
+    }
+
     /// The committed changes, for live pages.
     pub fn events(&self) -> &Events {
         &self.inner.events

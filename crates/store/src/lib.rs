@@ -13,6 +13,7 @@ pub mod blocks;
 pub mod conversations;
 pub mod feeds;
 pub mod idempotency;
+pub mod live;
 pub mod notifications;
 pub mod ops;
 pub mod payments;

@@ -447,3 +447,80 @@ macro_rules! on_both {
         }
     )+};
 }
+
+/// Another node of the same installation: the same settings and database as `app`, its own HTTP
+/// listener, workers and clock (PostgreSQL: several nodes share the database).
+pub struct Node {
+    pub base: String,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Start another node on this app's database.
+    pub async fn spawn_node(&self) -> Node {
+        let node = Application::build_with_clock(
+            self.state.settings().clone(),
+            Some("127.0.0.1:0".parse().unwrap()),
+            Roles {
+                http: true,
+                workers: true,
+            },
+            self.clock.clone(),
+        )
+        .await
+        .expect("second node builds");
+        let addr = node.local_addr().unwrap();
+        let state = node.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(node.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Node {
+            base: format!("http://{addr}"),
+            state,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+}
+
+impl Node {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The session cookie (`posada_session=…`) of a dashboard login with `password`.
+pub async fn dashboard_cookie(app: &TestApp, client: &reqwest::Client, password: &str) -> String {
+    let res = dashboard_login(app, client, password).await;
+    assert_eq!(res.status(), 303, "logged in");
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("posada_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}

@@ -31,3 +31,4 @@ mod tls;
 
 // The guest pages over plain HTTP (issue 14).
 mod guest_pages;
+mod live;

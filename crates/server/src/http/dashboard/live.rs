@@ -35,6 +35,7 @@ pub fn sse_of(event: &Event) -> (&'static str, serde_json::Value) {
         // The phone is guest data: the event only says that some conversation changed.
         Event::ConversationChanged { .. } => ("conversation", json!({})),
         Event::FeedSynced { feed_id } => ("feed", json!({ "feed_id": feed_id })),
+        Event::Resync => ("resync", json!({})),
     }
 }
 
