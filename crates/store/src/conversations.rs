@@ -272,6 +272,14 @@ pub async fn summary(db: &Db, phone: &str) -> Result<Option<ConversationSummary>
     )
 }
 
+/// Every conversation's phone (the owner's pages find a conversation by its keyed reference).
+pub async fn phones(db: &Db) -> Result<Vec<String>> {
+    Ok(
+        on_db!(db, p => sqlx::query_scalar("SELECT phone FROM whatsapp_conversations")
+        .fetch_all(p).await)?,
+    )
+}
+
 /// Conversations waiting for an answer since before `before`, longest wait first.
 pub async fn unanswered_since(db: &Db, before: DateTime<Utc>) -> Result<Vec<ConversationSummary>> {
     Ok(on_db!(db, p => sqlx::query_as(&format!(

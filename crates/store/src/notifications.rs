@@ -76,6 +76,21 @@ pub async fn insert(
         .fetch_optional(&mut *c).await)?)
 }
 
+/// The newest `limit` messages written to `recipient` on `channel`, oldest first.
+pub async fn to_recipient(
+    db: &Db,
+    channel: &str,
+    recipient: &str,
+    limit: i64,
+) -> Result<Vec<Notification>> {
+    let mut rows: Vec<Notification> = on_db!(db, p => sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE channel = $1 AND recipient = $2
+         ORDER BY created_at DESC, id DESC LIMIT $3"))
+        .bind(channel).bind(recipient).bind(limit).fetch_all(p).await)?;
+    rows.reverse();
+    Ok(rows)
+}
+
 /// One notification.
 pub async fn get(db: &Db, id: i64) -> Result<Option<Notification>> {
     Ok(

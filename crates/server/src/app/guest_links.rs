@@ -71,6 +71,14 @@ fn mac(key: &[u8], purpose: &str, value: &str) -> Hmac<Sha256> {
     mac
 }
 
+/// The opaque reference of the conversation with `phone` in the owner's pages (24 lower-case hex
+/// characters): a guest's phone never goes into a URL, and the reference cannot be guessed from
+/// the phone without the key.
+pub fn conversation_ref(key: &[u8], phone: &str) -> String {
+    let tag = mac(key, "conversation", phone).finalize().into_bytes();
+    hex::encode(&tag[..12])
+}
+
 /// The access token of reservation `code` (32 lower-case hex characters).
 pub fn access_token(key: &[u8], code: &str) -> String {
     let bytes = mac(key, "reservation-access", code).finalize().into_bytes();

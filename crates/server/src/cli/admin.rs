@@ -48,8 +48,7 @@ pub enum AdminCommand {
     SetPassword,
 }
 
-/// The shortest dashboard password accepted.
-pub const MIN_PASSWORD_CHARS: usize = 10;
+pub use crate::app::owner::MIN_PASSWORD_CHARS;
 
 /// The new password: `POSADA_OWNER_PASSWORD`, else typed twice on the terminal without echo, else
 /// one line of standard input (a pipe).

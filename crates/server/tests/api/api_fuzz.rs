@@ -170,8 +170,8 @@ async fn dashboard_forms_refuse_other_bodies_with_problem_json() {
         "/dashboard/login",
         "/dashboard/logout",
         "/dashboard/tasks/ical-sync/run",
-        "/dashboard/conversations/5491155551234/reply",
-        "/dashboard/conversations/5491155551234/resolve",
+        "/dashboard/conversaciones/0123456789abcdef01234567/responder",
+        "/dashboard/conversaciones/0123456789abcdef01234567/atendida",
     ] {
         let res = app
             .client

@@ -96,6 +96,14 @@ async fn reply(f: &Fixture, phone: &str, body: &Value) -> (u16, Value) {
 }
 
 /// Texts the fake WhatsApp accepted for `to`.
+/// How many messages of any kind went to `to`.
+fn all_to(f: &Fixture, to: &str) -> usize {
+    f.wa.sent()
+        .into_iter()
+        .filter(|m| m.to() == Some(to))
+        .count()
+}
+
 fn texts_to(f: &Fixture, to: &str) -> Vec<String> {
     f.wa.sent()
         .into_iter()
@@ -138,6 +146,7 @@ on_both!(
     the_cancel_button_cancels_only_the_guests_own_hold,
     the_pay_button_sends_the_payment_link_again,
     the_owner_answers_and_resolves_from_the_dashboard,
+    the_owner_takes_a_conversation_over_and_gives_it_back,
 );
 
 /// Log in to the dashboard; the session cookie and the CSRF token of the page.
@@ -198,69 +207,173 @@ async fn the_owner_answers_and_resolves_from_the_dashboard(backend: Backend) {
         .build()
         .unwrap();
     let (cookie, csrf) = dashboard_session(&f, &client).await;
-    let html = dashboard_html(&f, &client, &cookie).await;
-    assert!(
-        html.contains("Conversaciones esperando respuesta"),
-        "{html}"
-    );
+    let get = |path: String| {
+        let client = client.clone();
+        let cookie = cookie.clone();
+        let url = f.app.url(&path);
+        async move {
+            let res = client
+                .get(url)
+                .header("Cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (status, html) = get("/dashboard/conversaciones?filtro=esperando".into()).await;
+    assert_eq!(status, 200);
     assert!(html.contains("¿Aceptan mascotas?"), "{html}");
     assert!(html.contains("¿Hay lugar en enero?"), "{html}");
+    // The phone never goes into a link: each thread is named by an opaque reference.
+    let links: Vec<String> = html
+        .split("href=\"/dashboard/conversaciones/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .filter(|r| r.len() == 24)
+        .collect();
+    assert_eq!(links.len(), 2, "{html}");
+    assert!(!html.contains(&format!("conversaciones/{GUEST_PHONE}")));
+    let mut refs = std::collections::HashMap::new();
+    for r in &links {
+        let (status, page) = get(format!("/dashboard/conversaciones/{r}")).await;
+        assert_eq!(status, 200);
+        let phone = if page.contains("¿Aceptan mascotas?") {
+            GUEST_PHONE
+        } else {
+            OTHER_PHONE
+        };
+        refs.insert(phone, r.clone());
+    }
+    let guest = &refs[GUEST_PHONE];
+    let other = &refs[OTHER_PHONE];
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let cookie = cookie.clone();
+        let url = f.app.url(&path);
+        async move {
+            client
+                .post(url)
+                .header("Cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
 
     // A reply without the CSRF token is refused and sends nothing.
-    let res = client
-        .post(
-            f.app
-                .url(&format!("/dashboard/conversations/{GUEST_PHONE}/reply")),
-        )
-        .header("Cookie", &cookie)
-        .form(&[("text", "Sí, con gusto")])
-        .send()
-        .await
-        .unwrap();
+    let res = post(
+        format!("/dashboard/conversaciones/{guest}/responder"),
+        vec![("text", "Sí, con gusto".into())],
+    )
+    .await;
     assert_eq!(res.status(), 403);
     assert!(texts_to(&f, GUEST_PHONE).is_empty());
-    // An empty answer is refused with a message for the owner.
-    let res = client
-        .post(
-            f.app
-                .url(&format!("/dashboard/conversations/{GUEST_PHONE}/reply")),
-        )
-        .header("Cookie", &cookie)
-        .form(&[("csrf_token", csrf.as_str()), ("text", "  ")])
-        .send()
-        .await
-        .unwrap();
+    // An empty answer is refused with a message for the owner, on the thread itself.
+    let res = post(
+        format!("/dashboard/conversaciones/{guest}/responder"),
+        vec![("csrf_token", csrf.clone()), ("text", "  ".into())],
+    )
+    .await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("Escribí la respuesta"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Escribí la respuesta"), "{page}");
+    assert!(page.contains("¿Aceptan mascotas?"), "{page}");
 
     // The answer reaches WhatsApp and the conversation stops waiting.
-    let res = client
-        .post(
-            f.app
-                .url(&format!("/dashboard/conversations/{GUEST_PHONE}/reply")),
-        )
-        .header("Cookie", &cookie)
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("text", "Sí, aceptamos mascotas chicas."),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = post(
+        format!("/dashboard/conversaciones/{guest}/responder"),
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("text", "Sí, aceptamos mascotas chicas.".into()),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/dashboard");
+    assert_eq!(
+        res.headers()["location"],
+        format!("/dashboard/conversaciones/{guest}?aviso=enviada").as_str()
+    );
     assert_eq!(
         texts_to(&f, GUEST_PHONE),
         vec!["Sí, aceptamos mascotas chicas.".to_string()]
     );
     let (_, c) = conversation(&f, GUEST_PHONE).await;
     assert!(c["awaiting_since"].is_null(), "{c}");
+    let (_, page) = get(format!("/dashboard/conversaciones/{guest}?aviso=enviada")).await;
+    assert!(page.contains("Respuesta enviada por WhatsApp."), "{page}");
+    assert!(page.contains("Sí, aceptamos mascotas chicas."), "{page}");
 
     // The other one was answered by phone: marked handled, nothing sent.
+    let res = post(
+        format!("/dashboard/conversaciones/{other}/atendida"),
+        vec![("csrf_token", csrf.clone())],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert!(texts_to(&f, OTHER_PHONE).is_empty());
+    let (_, html) = get("/dashboard/conversaciones?filtro=esperando".into()).await;
+    assert!(html.contains("Ningún huésped espera respuesta"), "{html}");
+    // An unknown reference: 404 with a page, nothing done.
+    let res = post(
+        format!("/dashboard/conversaciones/{}/atendida", "0".repeat(24)),
+        vec![("csrf_token", csrf.clone())],
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+}
+
+/// The owner takes a conversation over (the assistant stays quiet) and gives it back (it answers
+/// again).
+async fn the_owner_takes_a_conversation_over_and_gives_it_back(backend: Backend) {
+    let hash = posada_server::http::dashboard::hash_password(DASHBOARD_PASSWORD).unwrap();
+    let f = Fixture::start_with(backend, |s| {
+        s.owner_password_hash = Some(posada_server::config::Secret::new(hash));
+    })
+    .await;
+    text_from(
+        &f,
+        GUEST_PHONE,
+        "wamid.t1",
+        "hola",
+        chrono::Duration::minutes(5),
+    )
+    .await;
+    f.app.run_pending_jobs().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, csrf) = dashboard_session(&f, &client).await;
+    let key = posada_server::app::guest_links::key(&f.app.state)
+        .await
+        .unwrap();
+    let reference = posada_server::app::guest_links::conversation_ref(key, GUEST_PHONE);
+    let page = |cookie: String| {
+        let client = client.clone();
+        let url = f.app.url(&format!("/dashboard/conversaciones/{reference}"));
+        async move {
+            client
+                .get(url)
+                .header("Cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = page(cookie.clone()).await;
+    assert!(
+        html.contains("El asistente responde esta conversación."),
+        "{html}"
+    );
     let res = client
         .post(
             f.app
-                .url(&format!("/dashboard/conversations/{OTHER_PHONE}/resolve")),
+                .url(&format!("/dashboard/conversaciones/{reference}/tomar")),
         )
         .header("Cookie", &cookie)
         .form(&[("csrf_token", csrf.as_str())])
@@ -268,17 +381,44 @@ async fn the_owner_answers_and_resolves_from_the_dashboard(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    assert!(texts_to(&f, OTHER_PHONE).is_empty());
-    let html = dashboard_html(&f, &client, &cookie).await;
-    assert!(html.contains("Ningún huésped espera respuesta"), "{html}");
+    let html = page(cookie.clone()).await;
+    assert!(html.contains("Devolver al asistente"), "{html}");
+    // Taken over: a new guest message gets no assistant answer.
+    let before = all_to(&f, GUEST_PHONE);
+    text_from(
+        &f,
+        GUEST_PHONE,
+        "wamid.t2",
+        "del 10 al 12 de marzo para 2",
+        chrono::Duration::minutes(1),
+    )
+    .await;
+    f.app.run_pending_jobs().await;
+    assert_eq!(
+        all_to(&f, GUEST_PHONE),
+        before,
+        "the assistant stays quiet in a conversation the owner took"
+    );
     let res = client
-        .post(f.app.url("/dashboard/conversations/5490000000000/resolve"))
+        .post(
+            f.app
+                .url(&format!("/dashboard/conversaciones/{reference}/devolver")),
+        )
         .header("Cookie", &cookie)
         .form(&[("csrf_token", csrf.as_str())])
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 404);
+    assert_eq!(res.status(), 303);
+    let html = page(cookie.clone()).await;
+    assert!(
+        html.contains("El asistente responde esta conversación."),
+        "{html}"
+    );
+    assert!(
+        html.contains("del 10 al 12 de marzo para 2"),
+        "the whole thread: {html}"
+    );
 }
 
 async fn a_guest_message_waits_for_a_person_who_reads_and_answers_it(backend: Backend) {

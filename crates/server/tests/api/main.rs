@@ -30,5 +30,6 @@ mod tasks;
 mod tls;
 
 // The guest pages over plain HTTP (issue 14).
+mod dashboard_account;
 mod guest_pages;
 mod live;

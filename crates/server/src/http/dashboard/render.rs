@@ -67,8 +67,52 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         }
     }
     env.add_filter("money", money);
+    env.add_filter("message_label", message_label);
+    env.add_filter("delivery_label", delivery_label);
     env
 });
+
+/// `{{ template | message_label }}`: what an automatic message is, in the owner's words.
+pub fn message_label(template: &str) -> String {
+    match template {
+        "assistant_reply" => "Respuesta del asistente",
+        "checkin_reminder" => "Recordatorio de llegada",
+        "hold_created" => "Prerreserva creada",
+        "hold_expired" => "Prerreserva vencida",
+        "hold_payment_link" => "Link de pago",
+        "hold_reminder" => "Recordatorio de pago",
+        "payment_pending" => "Pago pendiente",
+        "payment_rejected" => "Pago rechazado",
+        "reservation_cancelled" => "Reserva cancelada",
+        "stay_confirmed" => "Estadía confirmada",
+        "thanks_after_checkout" => "Agradecimiento después de la salida",
+        "owner_alert" => "Alerta al dueño",
+        "owner_conflict_alert" => "Aviso de conflicto de calendario",
+        "owner_daily_report" => "Informe diario",
+        "owner_new_reservation" => "Aviso de nueva reserva",
+        "owner_payment_problem" => "Aviso de problema de pago",
+        "owner_payment_received" => "Aviso de pago recibido",
+        "owner_refund_alert" => "Aviso de reintegro",
+        "owner_reservation_cancelled" => "Aviso de cancelación",
+        "owner_stay_confirmed" => "Aviso de estadía confirmada",
+        other => other,
+    }
+    .to_string()
+}
+
+/// `{{ status | delivery_label }}`: a message's delivery status, in the owner's words.
+pub fn delivery_label(status: &str) -> String {
+    match status {
+        "queued" => "en cola",
+        "sent" => "enviado",
+        "delivered" => "entregado",
+        "read" => "leído",
+        "failed" => "falló",
+        "not_configured" => "no enviado (canal sin configurar)",
+        other => other,
+    }
+    .to_string()
+}
 
 /// `{{ minor | money }}`: an amount in minor units (centavos) as the owner reads it,
 /// "$ 15.000" or "$ 15.000,50".
@@ -163,11 +207,16 @@ pub fn page_with_status(
 }
 
 /// The login page (no session yet).
-pub fn login(status: StatusCode, error: Option<&str>, csrf: &str) -> Response {
+pub fn login(
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+    csrf: &str,
+) -> Response {
     render(
         status,
         "login.html",
-        context! { title => "Ingresar", error, login_csrf => csrf },
+        context! { title => "Ingresar", error, notice, login_csrf => csrf },
     )
 }
 

@@ -197,11 +197,25 @@ fn csrf_problem() -> Problem {
 
 /// `GET /dashboard/login`: the form, with the pre-session CSRF token in a cookie and in the form
 /// (an existing well-formed token is kept, so several open tabs keep working).
-async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+) -> Response {
     let token = cookie(&headers, LOGIN_CSRF_COOKIE)
         .filter(|t| well_formed_token(t))
         .unwrap_or_else(random_token);
-    login_response(&state, StatusCode::OK, None, &token)
+    let notice = match q.aviso.as_deref() {
+        Some("contrasena") => Some("Cambiaste la contraseña: ingresá con la nueva."),
+        _ => None,
+    };
+    login_response(&state, StatusCode::OK, None, notice, &token)
+}
+
+/// The login page's query: a notice after a redirect, by key.
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    aviso: Option<String>,
 }
 
 /// The login page with `status`, (re)setting the CSRF cookie its form carries.
@@ -209,9 +223,10 @@ fn login_response(
     state: &AppState,
     status: StatusCode,
     error: Option<&str>,
+    notice: Option<&str>,
     csrf: &str,
 ) -> Response {
-    let mut response = render::login(status, error, csrf);
+    let mut response = render::login(status, error, notice, csrf);
     let cookie = dashboard_cookie(
         state,
         LOGIN_CSRF_COOKIE,
@@ -244,6 +259,74 @@ async fn stored_hash(state: &AppState) -> Result<Option<String>, Problem> {
         .map_err(Problem::from)
 }
 
+/// What checking the owner's password said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// The right password.
+    Right,
+    /// A wrong one; `locks`: this failure locked the client out until then.
+    Wrong {
+        /// Until when the client is now locked out, if this failure locked it.
+        locks: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The client is locked out: the password was not even checked.
+    Locked {
+        /// Until when.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// No password is set yet.
+    NotSet,
+}
+
+/// Check `password` against the owner's, counting the attempt for `client` first (one atomic
+/// statement, so parallel guesses get no more checks than [`MAX_FAILURES`] per window). A right
+/// password clears the client's failures.
+pub async fn check_password(
+    state: &AppState,
+    client: &str,
+    password: String,
+) -> Result<PasswordCheck, Problem> {
+    let Some(phc) = stored_hash(state).await? else {
+        return Ok(PasswordCheck::NotSet);
+    };
+    let now = state.now();
+    let lock_for = Duration::minutes(LOCKOUT_MINUTES);
+    let attempt =
+        posada_store::ops::claim_login_attempt(state.db(), client, now, MAX_FAILURES, lock_for)
+            .await
+            .map_err(Problem::from)?;
+    let locks = match attempt {
+        LoginAttempt::Locked { until } => {
+            tracing::info!(client = %client, "owner password refused: locked out");
+            return Ok(PasswordCheck::Locked { until });
+        }
+        LoginAttempt::Allowed { locks_until } => locks_until,
+    };
+    state.ops().count_password_check();
+    let verified = tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(password.as_bytes(), phc.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    if !verified {
+        tracing::warn!(client = %client, locked = locks.is_some(), "owner password check failed");
+        return Ok(PasswordCheck::Wrong { locks });
+    }
+    posada_store::ops::clear_login_failures(state.db(), client)
+        .await
+        .map_err(Problem::from)?;
+    Ok(PasswordCheck::Right)
+}
+
+/// The client a request came from, as the lockout counts it.
+pub fn client_key(client: Option<Extension<ClientIp>>) -> String {
+    client
+        .map(|c| c.0.0.to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// `POST /dashboard/login`
 async fn login(
     State(state): State<AppState>,
@@ -260,67 +343,42 @@ async fn login(
             &state,
             StatusCode::FORBIDDEN,
             Some("El formulario venció o no es válido. Volvé a ingresar la contraseña."),
+            None,
             &random_token(),
         ));
     };
-    let client = client
-        .map(|c| c.0.0.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let Some(phc) = stored_hash(&state).await? else {
-        return Ok(login_response(
-            &state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(
-                "Todavía no hay contraseña: definila con `posada admin set-password` o OWNER_PASSWORD_HASH.",
-            ),
-            &csrf,
-        ));
-    };
+    let client = client_key(client);
     let now = state.now();
-    let lock_for = Duration::minutes(LOCKOUT_MINUTES);
-    let attempt =
-        posada_store::ops::claim_login_attempt(state.db(), &client, now, MAX_FAILURES, lock_for)
-            .await
-            .map_err(Problem::from)?;
-    let locks_until = match attempt {
-        LoginAttempt::Locked { until } => {
-            tracing::info!(client = %client, "dashboard login refused: locked out");
+    match check_password(&state, &client, form.password).await? {
+        PasswordCheck::Right => {}
+        PasswordCheck::NotSet => {
+            return Ok(login_response(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(
+                    "Todavía no hay contraseña: definila con `posada admin set-password` o OWNER_PASSWORD_HASH.",
+                ),
+                None,
+                &csrf,
+            ));
+        }
+        PasswordCheck::Locked { until } | PasswordCheck::Wrong { locks: Some(until) } => {
             return Ok(locked_response(
                 &state,
                 (until - now).num_seconds().max(1),
                 &csrf,
             ));
         }
-        LoginAttempt::Allowed { locks_until } => locks_until,
-    };
-    let password = form.password;
-    state.ops().count_password_check();
-    let verified = tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.as_bytes(), phc.as_str())
-            .is_ok()
-    })
-    .await
-    .unwrap_or(false);
-    if !verified {
-        tracing::warn!(client = %client, locked = locks_until.is_some(), "dashboard login failed");
-        if let Some(until) = locks_until {
-            return Ok(locked_response(
+        PasswordCheck::Wrong { locks: None } => {
+            return Ok(login_response(
                 &state,
-                (until - now).num_seconds().max(1),
+                StatusCode::UNAUTHORIZED,
+                Some("Contraseña incorrecta."),
+                None,
                 &csrf,
             ));
         }
-        return Ok(login_response(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            Some("Contraseña incorrecta."),
-            &csrf,
-        ));
     }
-    posada_store::ops::clear_login_failures(state.db(), &client)
-        .await
-        .map_err(Problem::from)?;
     let token = random_token();
     let session_csrf = random_token();
     posada_store::ops::create_session(
@@ -354,6 +412,7 @@ fn locked_response(state: &AppState, wait_seconds: i64, csrf: &str) -> Response 
             "Demasiados intentos fallidos. Probá de nuevo en {} minutos.",
             (wait_seconds + 59) / 60
         )),
+        None,
         csrf,
     );
     if let Ok(v) = HeaderValue::from_str(&wait_seconds.to_string()) {
