@@ -61,6 +61,9 @@ pub enum BenchCommand {
     /// WhatsApp: webhook acknowledgement under a steady delivery rate, and the time from a
     /// guest's message to the reply handed to WhatsApp (in-process server, local Graph stand-in).
     Whatsapp(super::bench_whatsapp::WhatsappBench),
+    /// The owner's web app: every page's latency on a database with thousands of reservations
+    /// and a hundred thousand jobs (in-process server).
+    Pages(super::bench_pages::PagesBench),
 }
 
 /// Run a bench subcommand.
@@ -69,6 +72,7 @@ pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ical(args) => super::bench_ical::run(args).await,
         BenchCommand::Api(opts) => super::bench_api::run(opts).await,
         BenchCommand::Whatsapp(opts) => super::bench_whatsapp::run(opts).await,
+        BenchCommand::Pages(opts) => super::bench_pages::run(opts).await,
         BenchCommand::Jobs {
             backend,
             jobs,

@@ -18,6 +18,7 @@ pub mod backup;
 pub mod bench;
 pub mod bench_api;
 pub mod bench_ical;
+pub mod bench_pages;
 pub mod bench_whatsapp;
 pub mod jobs;
 pub mod progress;
