@@ -51,6 +51,21 @@ export async function horizontalOverflow(page) {
   });
 }
 
+/// The elements wider than the viewport (tag, class, width), outermost first.
+export async function wideElements(page) {
+  return page.evaluate(() => {
+    const limit = document.documentElement.clientWidth;
+    const out = [];
+    for (const el of document.querySelectorAll("body *")) {
+      const r = el.getBoundingClientRect();
+      if (r.right > limit + 0.5 && out.length < 8) {
+        out.push(`${el.tagName.toLowerCase()}.${el.className || ""} right=${Math.round(r.right)} width=${Math.round(r.width)}`);
+      }
+    }
+    return out;
+  });
+}
+
 /// Screenshots of the current URL at 390 px and 1280 px in $POSADA_SCREENSHOTS, and the
 /// horizontal overflow at 390 px (0 when none).
 export async function shoot(page, name) {
@@ -59,7 +74,11 @@ export async function shoot(page, name) {
   const original = page.viewportSize();
   for (const width of [390, 1280]) {
     await page.setViewportSize({ width, height: 844 });
-    if (width === 390) out.overflow390 = await horizontalOverflow(page);
+    if (width === 390) {
+      const px = await horizontalOverflow(page);
+      // 0 when the page fits; otherwise what sticks out, to see why.
+      out.overflow390 = px === 0 ? 0 : { px, offenders: await wideElements(page) };
+    }
     if (dir) {
       mkdirSync(dir, { recursive: true });
       await page.screenshot({ path: join(dir, `${name}-${width}.png`), fullPage: true });
