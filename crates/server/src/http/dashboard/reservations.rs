@@ -569,7 +569,8 @@ async fn detail(
             "attempts": n.attempts,
             "error": n.last_error,
             "at": local(&state, n.created_at),
-            "can_resend": n.status != "queued",
+            // Queued: it goes out by itself; not configured: a copy would not go out either.
+            "can_resend": n.status != "queued" && n.status != "not_configured",
         })).collect::<Vec<_>>(),
     });
     let title = format!("Reserva {}", r.code);
@@ -644,20 +645,17 @@ fn refused(owner: &Owner, e: AppError, back: &str, code: &str) -> Result<Respons
     Ok(render::message(owner, status, &text, back))
 }
 
-/// The reason field of a cancellation, or the page saying it is too long.
-fn reason(owner: &Owner, form: &ActionForm, back: &str) -> Result<Option<String>, Response> {
+/// The reason field of a cancellation, or what is wrong with it.
+fn reason(form: &ActionForm) -> Result<Option<String>, &'static str> {
     let reason = form
         .motivo
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS || r.contains('\0')) {
-        return Err(render::message(
-            owner,
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(
             "Motivo: puede tener 500 caracteres como máximo (y ningún carácter de control).",
-            back,
-        ));
+        );
     }
     Ok(reason.map(str::to_string))
 }
@@ -674,9 +672,16 @@ async fn act(
     let Some(r) = by_code(state, &code).await? else {
         return Ok(missing(&owner, &code));
     };
-    let reason = match reason(&owner, &form, &back) {
+    let reason = match reason(&form) {
         Ok(r) => r,
-        Err(page) => return Ok(page),
+        Err(text) => {
+            return Ok(render::message(
+                &owner,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                text,
+                &back,
+            ));
+        }
     };
     let (result, notice) = match event {
         ReservationEvent::Confirm => (
