@@ -537,11 +537,17 @@ async fn the_detail_shows_the_reservation_and_its_actions_work(backend: Backend)
         .post(&format!("{other_detail}/cancelar"), &[("motivo", &long)])
         .await;
     assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
     assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("Motivo: puede tener 500 caracteres")
+        html.contains("Motivo: puede tener 500 caracteres"),
+        "{html}"
+    );
+    // Nothing typed is lost: the form comes back open with the reason in it.
+    assert!(html.contains(&format!("value=\"{long}\"")), "{html}");
+    assert!(html.contains("<details open>"), "{html}");
+    assert_eq!(
+        f.reservation(other.id).await.state,
+        ReservationState::PreReserved
     );
     let res = s
         .post(

@@ -506,6 +506,24 @@ async fn detail(
     let Some(r) = by_code(&state, &code).await? else {
         return Ok(missing(&owner, &code));
     };
+    let notice = notice_text(notice.aviso.as_deref());
+    detail_page(&state, &owner, &r, notice, None).await
+}
+
+/// A cancellation form sent back: its reason as typed, and what is wrong with it.
+struct CancelError<'a> {
+    motivo: &'a str,
+    error: &'a str,
+}
+
+/// Reservation `r`'s page; with `cancel`, answered 422 with the cancellation form as it was sent.
+async fn detail_page(
+    state: &AppState,
+    owner: &Owner,
+    r: &Reservation,
+    notice: Option<&str>,
+    cancel: Option<CancelError<'_>>,
+) -> Result<Response, Problem> {
     let db = state.db();
     let acc = posada_store::accommodations::get(db, r.accommodation_id).await?;
     let history = reservations::history(db, r.id).await?;
@@ -573,14 +591,29 @@ async fn detail(
             "can_resend": n.status != "queued" && n.status != "not_configured",
         })).collect::<Vec<_>>(),
     });
+    let mut ctx = ctx;
+    let status = match &cancel {
+        Some(c) => {
+            ctx["cancel_motivo"] = json!(c.motivo);
+            ctx["cancel_error"] = json!(c.error);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        None => StatusCode::OK,
+    };
     let title = format!("Reserva {}", r.code);
-    Ok(render::page(
-        &owner,
+    Ok(render::page_with_status(
+        status,
+        owner,
         Shell {
             section: "reservas",
             title: &title,
-            notice: notice_text(notice.aviso.as_deref()),
-            live: &["reservation"],
+            notice,
+            // A form sent back with its error must not be replaced under the owner's eyes.
+            live: if cancel.is_some() {
+                &[]
+            } else {
+                &["reservation"]
+            },
         },
         "reservation.html",
         ctx,
@@ -653,9 +686,7 @@ fn reason(form: &ActionForm) -> Result<Option<String>, &'static str> {
         .map(str::trim)
         .filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS || r.contains('\0')) {
-        return Err(
-            "Motivo: puede tener 500 caracteres como máximo (y ningún carácter de control).",
-        );
+        return Err("puede tener 500 caracteres como máximo (y ningún carácter de control).");
     }
     Ok(reason.map(str::to_string))
 }
@@ -674,13 +705,13 @@ async fn act(
     };
     let reason = match reason(&form) {
         Ok(r) => r,
-        Err(text) => {
-            return Ok(render::message(
-                &owner,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                text,
-                &back,
-            ));
+        Err(error) => {
+            // The reservation's page again, with the reason as typed and what is wrong with it.
+            let cancel = CancelError {
+                motivo: form.motivo.as_deref().unwrap_or(""),
+                error,
+            };
+            return detail_page(state, &owner, &r, None, Some(cancel)).await;
         }
     };
     let (result, notice) = match event {
