@@ -264,6 +264,17 @@ async fn the_list_filters_searches_pages_and_exports(backend: Backend) {
         !html.contains("bruno%40") && !html.contains("q=bruno"),
         "{html}"
     );
+    let res = s
+        .post(
+            "/dashboard/reservas",
+            &[("q", "bruno"), ("estado", "pre_reserved")],
+        )
+        .await;
+    let html = decoded(res.text().await.unwrap());
+    assert!(
+        html.contains("href=\"/dashboard/reservas?estado=pre_reserved\">Borrar la búsqueda"),
+        "{html}"
+    );
     let res = s.post("/dashboard/reservas", &[("q", "3515550000")]).await;
     assert_eq!(codes_in(&res.text().await.unwrap()), [bruno_code.as_str()]);
     let res = s
@@ -596,6 +607,26 @@ async fn the_detail_shows_the_reservation_and_its_actions_work(backend: Backend)
         f.reservation(late.id).await.state,
         ReservationState::Expired
     );
+
+    // A message still in its queue is not copied: it goes out by itself.
+    let jobs = f.app.state.jobs().admin();
+    jobs.pause_queue("default").await.unwrap();
+    let waiting = f.hold("bosque", 40, 2).await;
+    let queued = f
+        .notifications(waiting.id)
+        .await
+        .into_iter()
+        .find(|n| n.status == "queued")
+        .unwrap();
+    let waiting_detail = format!("/dashboard/reservas/{}", waiting.code);
+    let (_, html) = s.get(&waiting_detail).await;
+    assert!(html.contains("en cola"), "{html}");
+    let resend_queued = format!("{waiting_detail}/mensajes/{}/reenviar", queued.id);
+    assert!(!html.contains(&resend_queued), "{html}");
+    let res = s.post(&resend_queued, &[]).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("todavía está en cola"));
+    jobs.resume_queue("default").await.unwrap();
 
     // An unknown code.
     let (status, html) = s.get("/dashboard/reservas/ZZZZZ-ZZZZZ").await;

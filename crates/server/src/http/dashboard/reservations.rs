@@ -299,6 +299,7 @@ async fn list_page(
         "next": (page < pages).then(|| page + 1),
         "prev_href": with_page(page - 1),
         "next_href": with_page(page + 1),
+        "list_href": if query.is_empty() { "/dashboard/reservas".to_string() } else { format!("/dashboard/reservas?{query}") },
         "csv_href": if query.is_empty() { "/dashboard/reservas.csv".to_string() } else { format!("/dashboard/reservas.csv?{query}") },
         "hidden": hidden,
         "searching": searching,
@@ -322,8 +323,13 @@ async fn list_page(
         Shell {
             section: "reservas",
             title: "Reservas",
-            // A search result is a POST answer: refreshing it by GET would drop the search.
-            live: if searching { &[] } else { &["reservation"] },
+            // A search result is a POST answer: refreshing it by GET would drop the search; a
+            // page of refused filters has nothing to refresh.
+            live: if searching || status != StatusCode::OK {
+                &[]
+            } else {
+                &["reservation"]
+            },
             ..Shell::default()
         },
         "reservations.html",
