@@ -549,7 +549,7 @@ async fn detail_page(
             "nights": r.stay.nights(),
             "guests": r.guests,
             "channel": channel_label(&r.channel),
-            "created": local(&state, r.created_at),
+            "created": local(state, r.created_at),
             "guest_name": r.guest_name,
             "guest_email": r.guest_email,
             "guest_phone": r.guest_phone,
@@ -557,7 +557,7 @@ async fn detail_page(
             "deposit": r.deposit.format_es_ar(),
             "balance": r.total.checked_sub(r.deposit).map(|b| b.format_es_ar()).ok(),
             "payment_link": r.payment_link,
-            "expires_at": (r.state == ReservationState::PreReserved).then(|| r.expires_at.map(|t| local(&state, t))).flatten(),
+            "expires_at": (r.state == ReservationState::PreReserved).then(|| r.expires_at.map(|t| local(state, t))).flatten(),
             "expires_in": (r.state == ReservationState::PreReserved).then(|| r.expires_at.and_then(|t| time_left(now, t))).flatten(),
             "flags": r.flags.iter().map(|f| flag_label(f)).collect::<Vec<_>>(),
             "notes": r.notes,
@@ -566,7 +566,7 @@ async fn detail_page(
         "can_cancel": can(ReservationEvent::Cancel),
         "can_no_show": can(ReservationEvent::MarkNoShow),
         "history": history.iter().map(|h| json!({
-            "at": local(&state, h.at),
+            "at": local(state, h.at),
             "from": h.from_state.as_deref().map(state_label),
             "to": state_label(&h.to_state),
             "actor": actor_label(&h.actor),
@@ -580,7 +580,7 @@ async fn detail_page(
             "amount": posada_domain::Currency::parse(&p.currency)
                 .map(|c| posada_domain::Money::new(p.amount_minor, c).format_es_ar())
                 .unwrap_or_else(|_| format!("{} {}", p.currency, p.amount_minor)),
-            "at": local(&state, p.updated_at),
+            "at": local(state, p.updated_at),
         })).collect::<Vec<_>>(),
         "messages": messages.iter().map(|n| json!({
             "id": n.id,
@@ -592,7 +592,7 @@ async fn detail_page(
             "status_label": delivery_label(&n.status),
             "attempts": n.attempts,
             "error": n.last_error,
-            "at": local(&state, n.created_at),
+            "at": local(state, n.created_at),
             // Queued: it goes out by itself; not configured: a copy would not go out either.
             "can_resend": n.status != "queued" && n.status != "not_configured",
         })).collect::<Vec<_>>(),
