@@ -434,6 +434,70 @@ pub async fn upcoming_stays(db: &Db, from: NaiveDate, limit: i64) -> Result<Vec<
         .bind(from).bind(limit).fetch_all(p).await)?)
 }
 
+/// A hold about to run out, as the owner's Hoy page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ExpiringHold {
+    /// Reservation code.
+    pub code: String,
+    /// Accommodation name.
+    pub accommodation: String,
+    /// Guest's name.
+    pub guest_name: String,
+    /// Arrival.
+    pub check_in: NaiveDate,
+    /// Departure.
+    pub check_out: NaiveDate,
+    /// When the hold runs out.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Holds that run out before `until` (also those already overdue whose expiry has not run yet),
+/// soonest first.
+pub async fn holds_expiring(
+    db: &Db,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ExpiringHold>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT r.code, a.name AS accommodation, r.guest_name, r.check_in, r.check_out, r.expires_at
+         FROM reservations r JOIN accommodations a ON a.id = r.accommodation_id
+         WHERE r.state = 'pre_reserved' AND r.expires_at IS NOT NULL AND r.expires_at <= $1
+         ORDER BY r.expires_at, r.code LIMIT $2")
+        .bind(until).bind(limit).fetch_all(p).await)?)
+}
+
+/// An approved payment, with the reservation it paid (when it could be matched).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ReceivedPayment {
+    /// Reservation code, if matched.
+    pub code: Option<String>,
+    /// Guest's name, if matched.
+    pub guest_name: Option<String>,
+    /// Accommodation name, if matched.
+    pub accommodation: Option<String>,
+    /// Amount in minor units.
+    pub amount_minor: i64,
+    /// Currency code.
+    pub currency: String,
+    /// When it was approved.
+    pub at: DateTime<Utc>,
+}
+
+/// Payments approved since `since`, newest first.
+pub async fn payments_received(
+    db: &Db,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ReceivedPayment>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT r.code, r.guest_name, a.name AS accommodation, h.amount_minor, h.currency, h.at
+         FROM payment_status_history h JOIN payments p ON p.id = h.payment_id
+         LEFT JOIN reservations r ON r.id = p.reservation_id
+         LEFT JOIN accommodations a ON a.id = r.accommodation_id
+         WHERE h.status = 'approved' AND h.at >= $1 ORDER BY h.at DESC, h.id DESC LIMIT $2")
+        .bind(since).bind(limit).fetch_all(p).await)?)
+}
+
 /// Occupancy of `[from, from + days)`: (nights taken by confirmed stays, nights available across
 /// active accommodations).
 pub async fn occupancy(db: &Db, from: NaiveDate, days: i64) -> Result<(i64, i64)> {

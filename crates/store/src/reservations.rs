@@ -424,6 +424,8 @@ pub struct ListFilter {
     pub until: Option<NaiveDate>,
     /// Text in code, guest name, e-mail or phone.
     pub q: Option<String>,
+    /// Only reservations that came through this channel (`api`, `web`, `whatsapp`, `admin`).
+    pub channel: Option<String>,
     /// Page size.
     pub limit: i64,
     /// Offset.
@@ -435,15 +437,16 @@ pub async fn list(db: &Db, f: &ListFilter) -> Result<(Vec<Reservation>, i64)> {
     let q = f.q.as_ref().map(|q| format!("%{}%", q.to_lowercase()));
     let filter = "($1 IS NULL OR state = $1) AND ($2 IS NULL OR accommodation_id = $2)
         AND ($3 IS NULL OR check_out > $3) AND ($4 IS NULL OR check_in < $4)
-        AND ($5 IS NULL OR LOWER(code) LIKE $5 OR LOWER(guest_name) LIKE $5 OR LOWER(COALESCE(guest_email, '')) LIKE $5 OR COALESCE(guest_phone, '') LIKE $5)";
+        AND ($5 IS NULL OR LOWER(code) LIKE $5 OR LOWER(guest_name) LIKE $5 OR LOWER(COALESCE(guest_email, '')) LIKE $5 OR COALESCE(guest_phone, '') LIKE $5)
+        AND ($6 IS NULL OR channel = $6)";
     let sql = format!(
-        "SELECT {COLUMNS} FROM reservations WHERE {filter} ORDER BY check_in DESC, id DESC LIMIT $6 OFFSET $7"
+        "SELECT {COLUMNS} FROM reservations WHERE {filter} ORDER BY check_in DESC, id DESC LIMIT $7 OFFSET $8"
     );
     let count_sql = format!("SELECT COUNT(*) FROM reservations WHERE {filter}");
     let state = f.state.map(|s| s.as_str());
     let (rows, total): (Vec<Row>, i64) = on_db!(db, p => {
-        let rows = sqlx::query_as(&sql).bind(state).bind(f.accommodation_id).bind(f.from).bind(f.until).bind(&q).bind(f.limit).bind(f.offset).fetch_all(p).await?;
-        let total = sqlx::query_scalar(&count_sql).bind(state).bind(f.accommodation_id).bind(f.from).bind(f.until).bind(&q).fetch_one(p).await?;
+        let rows = sqlx::query_as(&sql).bind(state).bind(f.accommodation_id).bind(f.from).bind(f.until).bind(&q).bind(&f.channel).bind(f.limit).bind(f.offset).fetch_all(p).await?;
+        let total = sqlx::query_scalar(&count_sql).bind(state).bind(f.accommodation_id).bind(f.from).bind(f.until).bind(&q).bind(&f.channel).fetch_one(p).await?;
         (rows, total)
     });
     Ok((
@@ -452,6 +455,14 @@ pub async fn list(db: &Db, f: &ListFilter) -> Result<(Vec<Reservation>, i64)> {
             .collect::<Result<_>>()?,
         total,
     ))
+}
+
+/// The channels reservations came through, alphabetically (the list's channel filter).
+pub async fn channels(db: &Db) -> Result<Vec<String>> {
+    Ok(
+        on_db!(db, p => sqlx::query_scalar("SELECT DISTINCT channel FROM reservations ORDER BY channel")
+        .fetch_all(p).await)?,
+    )
 }
 
 /// The reservations of guest phone `phone` (digits) whose stay ends after `from`, soonest first

@@ -145,3 +145,52 @@ pub fn reservation_dedupe_key(
         audience.as_str()
     )
 }
+
+/// Send message `notification_id` of reservation `reservation_id` again: a new outbox row with the
+/// same audience, channel, recipient, template and data, and its delivery job, written by one unit
+/// of work (the owner's "reenviar" when a guest lost a message). Returns the new row's id.
+///
+/// A message still waiting for its delivery is not copied ([`AppError::Conflict`]
+/// `message-queued`): it is about to go out anyway. Two presses in the same second write once.
+pub async fn resend(
+    state: &crate::state::AppState,
+    reservation_id: i64,
+    notification_id: i64,
+) -> Result<Option<i64>, super::AppError> {
+    use posada_store::notifications::{self, NewNotification};
+
+    let original = notifications::get(state.db(), notification_id)
+        .await?
+        .filter(|n| n.reservation_id == Some(reservation_id))
+        .ok_or(super::AppError::NotFound("message"))?;
+    if original.status == "queued" {
+        return Err(super::AppError::Conflict {
+            kind: "message-queued",
+            title: "The message is still waiting to be sent",
+            detail: "the message has not been delivered yet; it will go out by itself".into(),
+        });
+    }
+    let data: Value = serde_json::from_str(&original.data)?;
+    let mut uow = super::UnitOfWork::begin(state).await?;
+    let second = uow.now().timestamp();
+    let written = uow
+        .message(&NewNotification {
+            reservation_id: Some(reservation_id),
+            audience: &original.audience,
+            channel: &original.channel,
+            recipient: original.recipient.as_deref(),
+            template: &original.template,
+            data: &data,
+            dedupe_key: Some(format!("resend:{notification_id}:{second}")),
+        })
+        .await?;
+    uow.commit().await?;
+    tracing::info!(
+        notification.id = notification_id,
+        resent_as = ?written,
+        template = %original.template,
+        channel = %original.channel,
+        "message sent again"
+    );
+    Ok(written)
+}

@@ -138,6 +138,7 @@ fn filter(q: &ListQuery, max: i64) -> Result<ListFilter, Problem> {
         from: q.from,
         until: q.until,
         q: q.q.clone().filter(|s| !s.trim().is_empty()),
+        channel: None,
         limit,
         offset,
     })
@@ -183,13 +184,25 @@ async fn export_csv(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, Problem> {
-    let mut f = filter(
+    let f = filter(
         &ListQuery {
-            limit: Some(q.limit.unwrap_or(10_000)),
+            limit: Some(q.limit.unwrap_or(CSV_MAX_ROWS)),
             ..q
         },
-        10_000,
+        CSV_MAX_ROWS,
     )?;
+    reservations_csv(&state, f).await
+}
+
+/// The most rows a CSV export holds.
+pub(crate) const CSV_MAX_ROWS: i64 = 10_000;
+
+/// The reservations matching `f` (from its first row, at most `f.limit`) as the CSV file the
+/// owner downloads; the admin API and the owner's web app both answer with it.
+pub(crate) async fn reservations_csv(
+    state: &AppState,
+    mut f: ListFilter,
+) -> Result<axum::response::Response, Problem> {
     f.offset = 0;
     let (items, _) = reservations::list(state.db(), &f).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -241,7 +254,8 @@ async fn export_csv(
             ),
         ],
         bytes,
-    ))
+    )
+        .into_response())
 }
 
 /// Keep spreadsheet programs from running a cell as a formula.

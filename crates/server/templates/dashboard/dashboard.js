@@ -2,7 +2,8 @@
 // data-live="calendar reservation …" listens to /dashboard/events (Server-Sent Events) and, after
 // an event of one of those kinds, fetches itself again and swaps in the new <main> — unless the
 // owner is typing in one of its fields, then it offers a button instead. After a lost stream
-// (the browser reconnects by itself) it refreshes once, so nothing missed stays missing.
+// (the browser reconnects by itself) it refreshes once, so nothing missed stays missing; the
+// first connection also refreshes once, for what changed between the page's render and it.
 (function () {
   "use strict";
   var main = document.getElementById("contenido");
@@ -46,10 +47,14 @@
     pending = setTimeout(function () { pending = null; refresh(); }, 250);
   }
   var source = new EventSource("/dashboard/events");
-  var lost = false;
+  var lost = true;
   source.addEventListener("open", function () {
     say("En vivo");
-    if (lost) { lost = false; later(); }
+    if (lost) {
+      lost = false;
+      // Not while the owner is in one of the page's fields: the swap would take the focus.
+      if (!(document.activeElement && main.contains(document.activeElement) && document.activeElement.matches("input, textarea, select"))) later();
+    }
   });
   source.addEventListener("error", function () { lost = true; say("Reconectando…"); });
   kinds.concat(["resync"]).forEach(function (kind) {

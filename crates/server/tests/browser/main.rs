@@ -14,6 +14,7 @@
 mod helpers;
 mod owner;
 mod owner_conversations;
+mod owner_reservations;
 mod owner_today;
 
 use std::path::PathBuf;
