@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod connections;
 mod conversations;
+mod dashboard_calendar;
 mod day;
 mod deliveries;
 mod deploy;
