@@ -13,6 +13,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod owner;
+mod owner_calendar;
 mod owner_today;
 
 use std::path::PathBuf;
