@@ -788,8 +788,31 @@ async fn a_feed_is_added_synced_shows_its_conflict_and_is_edited_and_removed(bac
     assert_eq!(res.status(), 409);
     assert!(page_text(res).await.contains("está pausado"));
 
-    // Remove: the feed and the nights it blocked go.
+    // Remove: a page says what it frees; its button removes the feed and the nights it blocked.
     assert!(!publicly_free(app, "lago", day(m, 11)).await);
+    let (_, html) = b.get("/dashboard/canales").await;
+    assert!(
+        html.contains(&format!(
+            "href=\"/dashboard/canales/{feed_id}/quitar\">Quitar</a>"
+        )),
+        "{html}"
+    );
+    let (status, page) = b.get(&format!("/dashboard/canales/{feed_id}/quitar")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(
+            "¿Quitar el calendario de <strong>Booking.com</strong> de <strong>Cabaña lago</strong>?"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("La noche que bloqueaba queda libre"),
+        "{page}"
+    );
+    assert!(
+        !publicly_free(app, "lago", day(m, 11)).await,
+        "opening the page removes nothing"
+    );
     let (location, html) = b
         .post_and_follow(&format!("/dashboard/canales/{feed_id}/quitar"), &[])
         .await;
@@ -804,6 +827,8 @@ async fn a_feed_is_added_synced_shows_its_conflict_and_is_edited_and_removed(bac
         .await;
     assert!(!phone_cell(&cal, day(m, 11)).contains("k-conflict"));
     let (status, _) = b.get(&format!("/dashboard/canales/{feed_id}/editar")).await;
+    assert_eq!(status, 404);
+    let (status, _) = b.get(&format!("/dashboard/canales/{feed_id}/quitar")).await;
     assert_eq!(status, 404);
     b.app.stop().await;
 }
@@ -845,6 +870,10 @@ async fn a_new_export_address_works_and_the_old_one_answers_404(backend: Backend
     );
     assert!(page.contains("readonly"), "{page}");
     assert!(page.contains("<script src=\"/static/channels.js\" defer></script>"));
+    assert!(
+        !page.contains("La anterior ya no funciona"),
+        "nothing was replaced: {page}"
+    );
     let first = address(&page);
     let res = app.get(&first).await;
     assert_eq!(res.status(), 200);
@@ -864,6 +893,10 @@ async fn a_new_export_address_works_and_the_old_one_answers_404(backend: Backend
 
     // Rotation: a new address works, the old one is gone.
     let page = page_text(b.post(&action, &[]).await).await;
+    assert!(
+        page.contains("La anterior ya no funciona: cambiala también en Airbnb."),
+        "{page}"
+    );
     let second = address(&page);
     assert_ne!(first, second);
     assert_eq!(app.get(&second).await.status(), 200);

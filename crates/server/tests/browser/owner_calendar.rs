@@ -169,6 +169,23 @@ async fn the_owner_adds_a_feed_syncs_it_and_sees_its_conflict(backend: Backend) 
     eprintln!("conflict page refreshed live: {}", out["reloaded"] == false);
     assert_eq!(out["form_unit"], unit.to_string(), "{out}");
     assert!(
+        out["url_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Esa dirección no sirve"),
+        "{out}"
+    );
+    assert_eq!(out["kept_channel"], "airbnb", "{out}");
+    let remove = out["remove_text"].as_str().unwrap();
+    assert!(
+        remove.contains("¿Quitar el calendario de Airbnb de Cabaña lago?"),
+        "{remove}"
+    );
+    assert!(
+        remove.contains("La noche que bloqueaba queda libre"),
+        "{remove}"
+    );
+    assert!(
         out["added"]
             .as_str()
             .unwrap()

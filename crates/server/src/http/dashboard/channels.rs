@@ -41,6 +41,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/dashboard/channel_form.html"),
     ),
     (
+        "channel_remove.html",
+        include_str!("../../../templates/dashboard/channel_remove.html"),
+    ),
+    (
         "channel_export.html",
         include_str!("../../../templates/dashboard/channel_export.html"),
     ),
@@ -59,7 +63,10 @@ pub fn routes() -> Router<AppState> {
             get(edit_form).post(update),
         )
         .route("/dashboard/canales/{id}/sincronizar", post(sync_now))
-        .route("/dashboard/canales/{id}/quitar", post(remove))
+        .route(
+            "/dashboard/canales/{id}/quitar",
+            get(remove_page).post(remove),
+        )
         .route(
             "/dashboard/canales/exportar/{unit}/{channel}",
             post(new_export_url),
@@ -460,6 +467,41 @@ async fn sync_now(
     }
 }
 
+/// `GET /dashboard/canales/{id}/quitar`: what removing the feed frees, and the button that does
+/// it (a mistaken tap on the list removes nothing).
+async fn remove_page(
+    State(state): State<AppState>,
+    owner: Owner,
+    Path(id): Path<i64>,
+) -> Result<Response, Problem> {
+    let Some(feed) = posada_store::feeds::get(state.db(), id)
+        .await
+        .map_err(Problem::from)?
+    else {
+        return Ok(gone(&owner));
+    };
+    let unit = posada_store::accommodations::get(state.db(), feed.accommodation_id)
+        .await
+        .map_err(Problem::from)?
+        .map(|u| u.accommodation.name);
+    Ok(render::page(
+        &owner,
+        Shell {
+            section: "canales",
+            title: "Quitar calendario",
+            ..Shell::default()
+        },
+        "channel_remove.html",
+        json!({
+            "id": feed.id,
+            "channel": channel_display(&feed.channel),
+            "unit": unit,
+            "url": feed.url,
+            "blocks": feed.blocks_held,
+        }),
+    ))
+}
+
 /// `POST /dashboard/canales/{id}/quitar`: remove a feed and the nights it blocked
 /// (`app::channels::delete_feed`).
 async fn remove(
@@ -481,6 +523,11 @@ async fn new_export_url(
     Path((unit, channel)): Path<(i64, String)>,
     OwnerForm { owner, .. }: OwnerForm<NoFields>,
 ) -> Result<Response, Problem> {
+    let existed = posada_store::feeds::export_tokens(state.db(), unit)
+        .await
+        .map_err(Problem::from)?
+        .iter()
+        .any(|t| t.channel == channel);
     let link = match use_cases::rotate_export(&state, unit, &channel).await {
         Ok(link) => link,
         Err(AppError::NotFound(_)) => {
@@ -516,6 +563,7 @@ async fn new_export_url(
             "channel": channel_display(&link.channel),
             "channel_key": link.channel,
             "url": url,
+            "replaced": existed,
         }),
     ))
 }

@@ -17,6 +17,13 @@ export default async function (ctx, kit) {
   out.form_unit = await page.inputValue("#f-unidad");
   out.form = await kit.shootOwner(page, "owner-canales-agregar");
   await page.selectOption("#f-canal", "airbnb");
+  // A pasted page address instead of the calendar's: the message next to the field, the rest kept.
+  await page.fill("#f-url", "calendario de airbnb");
+  await Promise.all([page.waitForLoadState("load"), page.click("form.card button[type=submit]")]);
+  await page.waitForSelector("#f-url-err");
+  out.url_error = await kit.text(page, "#f-url-err");
+  out.kept_channel = await page.inputValue("#f-canal");
+  out.form_error = await kit.shootOwner(page, "owner-canales-agregar-error");
   await page.fill("#f-url", ctx.feed_url);
   await Promise.all([
     page.waitForURL(/aviso=agregado/),
@@ -62,6 +69,15 @@ export default async function (ctx, kit) {
   ]);
   out.edit_url = await page.inputValue("#f-url");
   out.edit = await kit.shootOwner(page, "owner-canales-editar");
+
+  // "Quitar" asks first, saying what it frees.
+  await page.goto(`${ctx.base}/dashboard/canales`);
+  await Promise.all([
+    page.waitForURL(/\/quitar$/),
+    page.click("li.chan-feed a[href$='/quitar']"),
+  ]);
+  out.remove_text = await kit.text(page, "main");
+  out.remove = await kit.shootOwner(page, "owner-canales-quitar");
 
   // Our address for Airbnb: made, shown once, copied.
   await page.goto(`${ctx.base}/dashboard/canales`);
