@@ -402,7 +402,7 @@ async fn month_page(
                 .into_iter()
                 .map(Some),
         );
-        while cells.len() % 7 != 0 {
+        while !cells.len().is_multiple_of(7) {
             cells.push(None);
         }
         let weeks: Vec<Vec<Option<Night>>> = cells.chunks(7).map(<[_]>::to_vec).collect();
