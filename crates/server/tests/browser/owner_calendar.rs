@@ -54,7 +54,20 @@ async fn the_owner_blocks_a_night_and_guests_find_it_taken(backend: Backend) {
     app.create_accommodation("lago", 1_500_000).await;
     let m = target_month(&app);
     confirmed_stay(&app, "lago", m + Duration::days(2), m + Duration::days(5)).await;
+    let res = app
+        .pre_reserve(
+            "lago",
+            &(m + Duration::days(19)).to_string(),
+            &(m + Duration::days(21)).to_string(),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "a hold shows too");
     let night = m + Duration::days(13);
+    // A 31-day month, the widest desktop row.
+    let long_month = (1..12)
+        .map(|k| (m + Duration::days(31 * k)).with_day(1).unwrap())
+        .find(|first| first.with_day(31).is_some())
+        .unwrap();
     let out = scenario(
         "owner_cal_block",
         json!({
@@ -64,6 +77,7 @@ async fn the_owner_blocks_a_night_and_guests_find_it_taken(backend: Backend) {
             "month": m.format("%Y-%m").to_string(),
             "night": night.to_string(),
             "night_label": format!("{} de {}", night.day(), MONTHS[night.month0() as usize]),
+            "long_month": long_month.format("%Y-%m").to_string(),
         }),
     )
     .await;
@@ -73,6 +87,10 @@ async fn the_owner_blocks_a_night_and_guests_find_it_taken(backend: Backend) {
     assert_eq!(out["desktop_table_visible_on_phone"], false, "{out}");
     assert_eq!(out["desk_table_visible"], true, "{out}");
     assert_eq!(out["desk_phone_grid_visible"], false, "{out}");
+    // The month of 31 nights: the desktop table scrolls inside its box, the page never.
+    assert_eq!(out["long_month_desktop_overflow"], 0, "{out}");
+    assert!(out["long_month"]["overflow390"] == 0, "{out}");
+    assert!(out["held"].as_str().unwrap().ends_with("Prerres."), "{out}");
     assert_eq!(out["before"], format!("{} libre", night.day()), "{out}");
     // The tapped night is the form's first; the unit is chosen.
     assert_eq!(out["form_from"], night.to_string());

@@ -703,7 +703,6 @@ async fn block_page(
             } else {
                 "Bloqueo"
             },
-            live: &["calendar"],
             ..Shell::default()
         },
         "calendar_block.html",

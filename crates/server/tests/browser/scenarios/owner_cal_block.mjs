@@ -2,7 +2,8 @@
 // reason: the message shows next to the field), blocks the night, opens the block's page, and
 // a guest then sees the night taken on the booking page. A second tab at desktop width sees
 // the block appear live.
-// ctx: { base, password, slug, month: "YYYY-MM", night: "YYYY-MM-DD", night_label: "14 de febrero" }
+// ctx: { base, password, slug, month: "YYYY-MM", night: "YYYY-MM-DD", night_label: "14 de febrero",
+//        long_month: "YYYY-MM" (a month of 31 nights) }
 export default async function (ctx, kit) {
   const out = {};
   const page = await kit.newPage(kit.browser);
@@ -11,12 +12,16 @@ export default async function (ctx, kit) {
   await page.goto(calendar);
   out.calendar = await kit.shootOwner(page, "owner-calendario");
   out.before = await kit.text(page, `table.cal-month td[data-date="${ctx.night}"]`);
+  out.held = await kit.text(page, "table.cal-month td.k-held");
   out.phone_grid_visible = await page.isVisible("table.cal-month");
   out.desktop_table_visible_on_phone = await page.isVisible("table.cal-table");
 
   // A second tab, on a desktop, watching the same month.
   const desk = await kit.newPage(kit.browser, { width: 1280 });
   await kit.ownerLogin(desk, ctx.base, ctx.password);
+  await desk.goto(`${ctx.base}/dashboard/calendario?mes=${ctx.long_month}&unidad=${ctx.slug}`);
+  out.long_month_desktop_overflow = await kit.horizontalOverflow(desk);
+  out.long_month = await kit.shootOwner(desk, "owner-calendario-mes-largo");
   await desk.goto(calendar);
   out.desk_phone_grid_visible = await desk.isVisible("table.cal-month");
   out.desk_table_visible = await desk.isVisible("table.cal-table");
