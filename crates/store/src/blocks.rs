@@ -119,3 +119,11 @@ pub async fn overlapping(
         .bind(accommodation_id).bind(stay.check_in()).bind(stay.check_out()).bind(except_id)
         .fetch_all(&mut *c).await)?)
 }
+
+/// Blocks of every accommodation with a night in `[from, until)`, by accommodation and first
+/// night (the owner's month calendar).
+pub async fn in_range(db: &Db, from: NaiveDate, until: NaiveDate) -> Result<Vec<BlockRow>> {
+    Ok(on_db!(db, p => sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM blocks WHERE start_date < $2 AND end_date > $1 ORDER BY accommodation_id, start_date, id"))
+        .bind(from).bind(until).fetch_all(p).await)?)
+}

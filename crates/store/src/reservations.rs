@@ -528,3 +528,36 @@ pub async fn set_payment_link(
     on_conn!(conn, c => sqlx::query("UPDATE reservations SET payment_link = $1, updated_at = $2 WHERE id = $3").bind(link).bind(now).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// A stay as the owner's calendar shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct CalendarStay {
+    /// Database id.
+    pub id: i64,
+    /// Public code.
+    pub code: String,
+    /// The accommodation.
+    pub accommodation_id: i64,
+    /// Arrival (first night).
+    pub check_in: NaiveDate,
+    /// Departure (exclusive).
+    pub check_out: NaiveDate,
+    /// `pre_reserved`, `confirmed` or `completed`.
+    pub state: String,
+    /// Guest's name.
+    pub guest_name: String,
+}
+
+/// Holds, confirmed and completed stays of every accommodation with a night in
+/// `[from, until)`, by accommodation and arrival (the owner's month calendar).
+pub async fn calendar_stays(
+    db: &Db,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Result<Vec<CalendarStay>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT id, code, accommodation_id, check_in, check_out, state, guest_name FROM reservations
+         WHERE state IN ('pre_reserved', 'confirmed', 'completed') AND check_in < $2 AND check_out > $1
+         ORDER BY accommodation_id, check_in, id")
+        .bind(from).bind(until).fetch_all(p).await)?)
+}

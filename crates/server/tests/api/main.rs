@@ -12,6 +12,7 @@ mod cli;
 mod connections;
 mod conversations;
 mod dashboard_reservations;
+mod dashboard_calendar;
 mod day;
 mod deliveries;
 mod deploy;

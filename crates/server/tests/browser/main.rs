@@ -15,6 +15,7 @@ mod helpers;
 mod owner;
 mod owner_conversations;
 mod owner_reservations;
+mod owner_calendar;
 mod owner_today;
 
 use std::path::PathBuf;
