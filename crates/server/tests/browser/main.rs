@@ -13,9 +13,9 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod owner;
+mod owner_calendar;
 mod owner_conversations;
 mod owner_reservations;
-mod owner_calendar;
 mod owner_today;
 
 use std::path::PathBuf;
