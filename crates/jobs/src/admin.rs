@@ -224,6 +224,17 @@ pub struct PeriodicTaskInfo {
     pub run_now_requested_at: Option<DateTime<Utc>>,
 }
 
+/// Jobs that finished in one time slot (see [`Admin::finished_by_slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FinishedSlot {
+    /// Start of the slot.
+    pub start: DateTime<Utc>,
+    /// Jobs completed in it.
+    pub completed: i64,
+    /// Jobs discarded in it (failed on their last attempt).
+    pub discarded: i64,
+}
+
 /// Operator handle; get one from [`crate::Jobs::admin`].
 #[derive(Clone)]
 pub struct Admin {
@@ -232,6 +243,35 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// Jobs completed and discarded in each of `slots` consecutive slots of `slot` length,
+    /// the first starting at `since` (oldest first; empty slots included).
+    pub async fn finished_by_slot(
+        &self,
+        since: DateTime<Utc>,
+        slot: std::time::Duration,
+        slots: usize,
+    ) -> Result<Vec<FinishedSlot>, JobsError> {
+        let slot_ms = i64::try_from(slot.as_millis()).unwrap_or(i64::MAX).max(1);
+        let mut out: Vec<FinishedSlot> = (0..slots)
+            .map(|i| FinishedSlot {
+                start: since + chrono::Duration::milliseconds(slot_ms.saturating_mul(i as i64)),
+                completed: 0,
+                discarded: 0,
+            })
+            .collect();
+        for (state, index, count) in self.store.finished_by_slot(since, slot_ms).await? {
+            let Some(s) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) else {
+                continue;
+            };
+            match state {
+                JobState::Completed => s.completed += count,
+                JobState::Discarded => s.discarded += count,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// Job counts by queue, state and kind.
     pub async fn stats(&self) -> Result<Vec<CountRow>, JobsError> {
         Ok(self.store.stats().await?)

@@ -37,8 +37,8 @@ mod schema;
 mod store;
 
 pub use admin::{
-    Admin, CountRow, JobDetail, JobError, JobState, JobSummary, ListFilter, Page, PeriodicTaskInfo,
-    UnknownState,
+    Admin, CountRow, FinishedSlot, JobDetail, JobError, JobState, JobSummary, ListFilter, Page,
+    PeriodicTaskInfo, UnknownState,
 };
 pub use client::Jobs;
 pub use engine::{Engine, EngineConfig, EngineHandle};

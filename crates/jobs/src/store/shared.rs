@@ -213,6 +213,19 @@ const SET_QUEUE_PAUSED: &str =
     "INSERT INTO job_queues (name, paused, updated_at) VALUES ($1, $2, $3)
     ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at";
 
+/// Completed and discarded jobs per slot since `$1`, slots of `$2` (milliseconds on SQLite,
+/// seconds on PostgreSQL); the state conditions twice over so SQLite reads `jobs_finished_idx`.
+const FINISHED_BY_SLOT_SQLITE: &str = "SELECT state, (finished_at - $1) / $2 AS slot, count(*)
+    FROM jobs WHERE state IN ('completed', 'cancelled', 'discarded')
+        AND state IN ('completed', 'discarded') AND finished_at >= $1
+    GROUP BY state, slot";
+const FINISHED_BY_SLOT_PG: &str =
+    "SELECT state, CAST(floor(extract(epoch FROM (finished_at - $1)) / $2) AS BIGINT) AS slot,
+        count(*)
+    FROM jobs WHERE state IN ('completed', 'cancelled', 'discarded')
+        AND state IN ('completed', 'discarded') AND finished_at >= $1
+    GROUP BY state, slot";
+
 const PAUSED_QUEUES: &str = "SELECT name FROM job_queues WHERE paused ORDER BY name";
 
 const QUEUE_DEPTHS: &str = "SELECT queue, 'available', count(*) FROM jobs WHERE state = 'available' GROUP BY queue
@@ -328,6 +341,36 @@ impl Store {
                     count,
                 })
             })
+            .collect()
+    }
+
+    /// (state, slot index, count) of the jobs completed or discarded since `since`.
+    pub async fn finished_by_slot(
+        &self,
+        since: DateTime<Utc>,
+        slot_ms: i64,
+    ) -> Result<Vec<(JobState, i64, i64)>, sqlx::Error> {
+        let since = DbTime(since);
+        let rows: Vec<(String, i64, i64)> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(FINISHED_BY_SLOT_SQLITE)
+                    .bind(since)
+                    .bind(slot_ms)
+                    .fetch_all(p)
+                    .await?
+            }
+            Store::Postgres { main, .. } => {
+                #[expect(clippy::cast_precision_loss, reason = "a slot is minutes long")]
+                let seconds = slot_ms as f64 / 1000.0;
+                sqlx::query_as(FINISHED_BY_SLOT_PG)
+                    .bind(since)
+                    .bind(seconds)
+                    .fetch_all(main)
+                    .await?
+            }
+        };
+        rows.into_iter()
+            .map(|(st, slot, count)| Ok((state(&st)?, slot, count)))
             .collect()
     }
 

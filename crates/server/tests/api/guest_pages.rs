@@ -344,8 +344,9 @@ async fn the_dashboard_shows_the_widget_snippet(backend: Backend) {
         .map(|v| v.to_str().unwrap().to_string())
         .find(|c| c.starts_with("posada_session="))
         .expect("logged in");
+    // The snippets live on the unit's page in Alojamientos y precios.
     let html = client
-        .get(app.url("/dashboard"))
+        .get(app.url("/dashboard/alojamientos/lago"))
         .header("cookie", session.split(';').next().unwrap())
         .send()
         .await
@@ -354,9 +355,14 @@ async fn the_dashboard_shows_the_widget_snippet(backend: Backend) {
         .await
         .unwrap();
     let (script, iframe) = posada_server::http::guest::widget_snippet(PUBLIC, "lago");
-    let escaped = |s: &str| posada_server::notify::templates::escape_html(s);
+    // As minijinja writes text into HTML (it also escapes `/`).
+    let escaped = |s: &str| posada_server::notify::templates::escape_html(s).replace('/', "&#x2f;");
     assert!(html.contains(&escaped(&script)), "{html}");
     assert!(html.contains(&escaped(&iframe)), "{html}");
+    assert!(
+        html.contains(&escaped(&format!("{PUBLIC}/reservar/lago"))),
+        "the public booking page: {html}"
+    );
     app.stop().await;
 }
 

@@ -13,6 +13,7 @@ mod connections;
 mod conversations;
 mod dashboard_calendar;
 mod dashboard_reservations;
+mod dashboard_units;
 mod day;
 mod deliveries;
 mod deploy;
