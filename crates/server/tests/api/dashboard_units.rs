@@ -563,6 +563,10 @@ async fn tasks_jobs_and_queues_from_the_dashboard(backend: Backend) {
     let row = &page[page.find("id=\"tarea-cleanup\"").unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(!row.contains("Nunca"), "the run is shown: {row}");
+    // The chart of the last hour counts the run's job among the completed ones.
+    let caption = &page[page.find("completados (").unwrap() + "completados (".len()..];
+    let completed: i64 = caption[..caption.find(')').unwrap()].parse().unwrap();
+    assert!(completed >= 1, "{caption}");
     let (status, page) = s.post(&app, "/dashboard/tasks/nope/run", &[]).await;
     assert_eq!(status, 404);
     assert!(page.contains("No existe esa tarea periódica."));

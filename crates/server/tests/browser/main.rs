@@ -17,6 +17,7 @@ mod owner_calendar;
 mod owner_conversations;
 mod owner_reservations;
 mod owner_today;
+mod owner_units;
 
 use std::path::PathBuf;
 use std::time::Duration;

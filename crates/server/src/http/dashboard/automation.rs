@@ -74,15 +74,18 @@ fn task_label(name: &str) -> &str {
 /// `every 30s` or a cron expression, in Spanish.
 fn schedule_text(schedule: &str, tz: &str) -> String {
     if let Some(every) = schedule.strip_prefix("every ") {
-        let seconds = every
-            .trim_end_matches('s')
-            .parse::<u64>()
-            .ok()
-            .filter(|_| every.ends_with('s'));
-        return match seconds {
-            Some(s) if s % 3600 == 0 => format!("cada {} h", s / 3600),
-            Some(s) if s % 60 == 0 => format!("cada {} min", s / 60),
-            Some(s) => format!("cada {s} s"),
+        let ms = match every.strip_suffix("ms") {
+            Some(ms) => ms.parse::<u64>().ok(),
+            None => every
+                .strip_suffix('s')
+                .and_then(|s| s.parse::<u64>().ok())
+                .map(|s| s * 1000),
+        };
+        return match ms {
+            Some(ms) if ms % 3_600_000 == 0 => format!("cada {} h", ms / 3_600_000),
+            Some(ms) if ms % 60_000 == 0 => format!("cada {} min", ms / 60_000),
+            Some(ms) if ms % 1000 == 0 => format!("cada {} s", ms / 1000),
+            Some(ms) => format!("cada {ms} ms"),
             None => format!("cada {every}"),
         };
     }
@@ -589,6 +592,8 @@ mod tests {
 
     #[test]
     fn schedules_read_in_spanish() {
+        assert_eq!(schedule_text("every 300000ms", "UTC"), "cada 5 min");
+        assert_eq!(schedule_text("every 1500ms", "UTC"), "cada 1500 ms");
         assert_eq!(schedule_text("every 60s", "UTC"), "cada 1 min");
         assert_eq!(schedule_text("every 30s", "UTC"), "cada 30 s");
         assert_eq!(schedule_text("every 7200s", "UTC"), "cada 2 h");

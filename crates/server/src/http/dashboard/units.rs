@@ -1225,6 +1225,21 @@ mod tests {
         assert_eq!(price_field(1_500_050), "15.000,50");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_price_reads_back(minor in 1i64..100_000_000_000_000) {
+            proptest::prop_assert_eq!(parse_price(&price_field(minor)), Ok(minor));
+            let plain = format!("{},{:02}", minor / 100, minor % 100);
+            proptest::prop_assert_eq!(parse_price(&plain), Ok(minor));
+        }
+
+        #[test]
+        fn no_text_makes_the_parser_panic(text in "\\PC{0,24}") {
+            let _ = parse_price(&text);
+            let _ = parse_surcharge(&text);
+        }
+    }
+
     #[test]
     fn the_weekend_surcharge_is_a_percentage() {
         assert_eq!(parse_surcharge(""), Ok(10_000));
