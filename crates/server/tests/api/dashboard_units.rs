@@ -283,11 +283,18 @@ async fn the_owner_creates_and_edits_a_unit(backend: Backend) {
                 ("weekend", "20"),
                 ("min_nights", "2"),
                 ("deposit", "40"),
+                ("night_fri", "1"),
+                ("night_sat", "1"),
+                ("night_sun", "1"),
             ],
         )
         .await;
     assert_eq!(status, 303);
     let unit = admin_unit(&app, "cabana-del-rio").await;
+    assert_eq!(
+        unit["pricing"]["weekend_nights"],
+        serde_json::json!(["Fri", "Sat", "Sun"])
+    );
     assert_eq!(unit["pricing"]["base_nightly"]["minor"], 1_800_050);
     assert_eq!(unit["pricing"]["weekend_multiplier_bp"], 12_000);
     assert_eq!(unit["pricing"]["min_nights"], 2);
@@ -296,12 +303,69 @@ async fn the_owner_creates_and_edits_a_unit(backend: Backend) {
     assert!(page.contains("value=\"18.000,50\""), "{page}");
     // 18.000,50 × 1,2 = 21.600,60 on weekend nights.
     assert!(page.contains("$ 21.600,60"), "{page}");
+    assert!(
+        page.contains("las noches del viernes, del sábado y del domingo"),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"night_sun\" value=\"1\" checked"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("name=\"night_mon\" value=\"1\" checked"),
+        "{page}"
+    );
     // The details were not touched by the prices form.
     assert_eq!(unit["capacity"], 5);
 
     let (status, page) = s.get(&app, "/dashboard/alojamientos/nada").await;
     assert_eq!(status, 404);
     assert!(page.contains("No existe ese alojamiento."));
+
+    // Removing: only when ticked; a unit with a reservation is kept, inactive.
+    let remove = "/dashboard/alojamientos/cabana-del-rio/eliminar";
+    let (status, page) = s.post(&app, remove, &[]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Marcá la casilla para confirmar"), "{page}");
+    let res = app
+        .pre_reserve("cabana-del-rio", &days_from_now(30), &days_from_now(32))
+        .await;
+    assert_eq!(res.status(), 201);
+    let (status, location) = s.post(&app, remove, &[("confirm", "1")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        location,
+        "/dashboard/alojamientos/cabana-del-rio?aviso=desactivado"
+    );
+    assert_eq!(admin_unit(&app, "cabana-del-rio").await["active"], false);
+    let (_, page) = s.get(&app, &location).await;
+    assert!(page.contains("quedó inactivo"), "{page}");
+    // One that never had a reservation goes.
+    let (status, _) = s
+        .post(
+            &app,
+            "/dashboard/alojamientos",
+            &[
+                ("name", "Prueba"),
+                ("kind", "room"),
+                ("capacity", "1"),
+                ("base", "5000"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, location) = s
+        .post(
+            &app,
+            "/dashboard/alojamientos/prueba/eliminar",
+            &[("confirm", "1")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(location, "/dashboard/alojamientos?aviso=eliminado");
+    let (_, list) = s.get(&app, &location).await;
+    assert!(list.contains("Alojamiento eliminado."), "{list}");
+    assert!(!list.contains("Prueba"), "{list}");
     app.stop().await;
 }
 
@@ -685,6 +749,7 @@ async fn the_forms_need_the_session_and_its_token(backend: Backend) {
         "/dashboard/alojamientos/lago/temporadas",
         "/dashboard/alojamientos/lago/temporadas/0",
         "/dashboard/alojamientos/lago/temporadas/0/quitar",
+        "/dashboard/alojamientos/lago/eliminar",
         "/dashboard/tasks/cleanup/pause",
         "/dashboard/tasks/cleanup/resume",
         "/dashboard/jobs/1/retry",

@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{Duration, NaiveDate, NaiveTime, Weekday};
 use posada_domain::{AccommodationKind, Currency, Money, NewAccommodation, Photo, Season};
 use posada_store::accommodations::{self, StoredAccommodation};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,7 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/alojamientos/{slug}/temporadas/{index}/quitar",
             post(remove_season),
         )
+        .route("/dashboard/alojamientos/{slug}/eliminar", post(remove_unit))
 }
 
 /// Errors of a form, by field key (`prices.base`, `season2.price`, `new.name`, …).
@@ -262,7 +263,8 @@ fn form_key(field: &str, season: Option<(&str, usize)>) -> (String, Option<usize
     }
     let key = match field {
         "pricing.base_nightly" => "prices.base",
-        "pricing.weekend_multiplier_bp" | "pricing.weekend_nights" => "prices.weekend",
+        "pricing.weekend_multiplier_bp" => "prices.weekend",
+        "pricing.weekend_nights" => "prices.weekend_nights",
         "pricing.min_nights" => "prices.min_nights",
         "pricing.deposit_percent" => "prices.deposit",
         "name" | "slug" | "description" | "capacity" | "directions" | "check_in_time"
@@ -331,6 +333,10 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
         "temporada-agregada" => "Temporada agregada.",
         "temporada-guardada" => "Temporada guardada.",
         "temporada-quitada" => "Temporada quitada.",
+        "eliminado" => "Alojamiento eliminado.",
+        "desactivado" => {
+            "El alojamiento tiene reservas: quedó inactivo (los huéspedes ya no lo ven) y se conserva su historial."
+        }
         _ => return None,
     })
 }
@@ -554,17 +560,78 @@ struct PricesForm {
     weekend: String,
     min_nights: String,
     deposit: String,
+    /// The weekend nights' checkboxes, Monday to Sunday (`Some` when ticked).
+    night_mon: Option<String>,
+    night_tue: Option<String>,
+    night_wed: Option<String>,
+    night_thu: Option<String>,
+    night_fri: Option<String>,
+    night_sat: Option<String>,
+    night_sun: Option<String>,
 }
+
+/// The weekend nights' checkboxes: (field, weekday).
+const NIGHTS: [(&str, Weekday); 7] = [
+    ("night_mon", Weekday::Mon),
+    ("night_tue", Weekday::Tue),
+    ("night_wed", Weekday::Wed),
+    ("night_thu", Weekday::Thu),
+    ("night_fri", Weekday::Fri),
+    ("night_sat", Weekday::Sat),
+    ("night_sun", Weekday::Sun),
+];
 
 impl PricesForm {
     fn of(u: &StoredAccommodation) -> PricesForm {
         let p = &u.accommodation.pricing;
+        let night = |d: Weekday| p.weekend_nights.contains(&d).then(|| "1".to_string());
         PricesForm {
             base: price_field(p.base_nightly.minor),
             weekend: surcharge_field(p.weekend_multiplier_bp),
             min_nights: p.min_nights.to_string(),
             deposit: p.deposit_percent.to_string(),
+            night_mon: night(Weekday::Mon),
+            night_tue: night(Weekday::Tue),
+            night_wed: night(Weekday::Wed),
+            night_thu: night(Weekday::Thu),
+            night_fri: night(Weekday::Fri),
+            night_sat: night(Weekday::Sat),
+            night_sun: night(Weekday::Sun),
         }
+    }
+
+    /// The ticked weekend nights, Monday first.
+    fn weekend_nights(&self) -> Vec<Weekday> {
+        let ticked = [
+            &self.night_mon,
+            &self.night_tue,
+            &self.night_wed,
+            &self.night_thu,
+            &self.night_fri,
+            &self.night_sat,
+            &self.night_sun,
+        ];
+        NIGHTS
+            .iter()
+            .zip(ticked)
+            .filter(|(_, t)| t.is_some())
+            .map(|((_, d), _)| *d)
+            .collect()
+    }
+
+    /// The checkboxes as the template draws them.
+    fn night_boxes(&self) -> Vec<Value> {
+        let ticked = self.weekend_nights();
+        NIGHTS
+            .iter()
+            .map(|(field, d)| {
+                json!({
+                    "field": field,
+                    "label": capital(posada_domain::pricing::weekday_es(*d)),
+                    "checked": ticked.contains(d),
+                })
+            })
+            .collect()
     }
 }
 
@@ -799,6 +866,7 @@ fn detail_page(
             })
         })
         .collect();
+    let prices = overrides.prices.unwrap_or_else(|| PricesForm::of(unit));
     let base_url = state.settings().posada_public_url.trim_end_matches('/');
     let (script, iframe) = crate::http::guest::widget_snippet(base_url, &a.slug);
     let ctx = json!({
@@ -812,11 +880,13 @@ fn detail_page(
             "weekend_nights": weekday_list(p),
             "booking_url": format!("{base_url}/reservar/{}", a.slug),
             "booking_path": format!("/reservar/{}", a.slug),
+            "photos": a.photos_in_order().iter().map(|p| json!({"url": p.url, "caption": p.caption})).collect::<Vec<_>>(),
             "snippet_script": script,
             "snippet_iframe": iframe,
         },
         "details": overrides.details.unwrap_or_else(|| DetailsForm::of(unit)),
-        "prices": overrides.prices.unwrap_or_else(|| PricesForm::of(unit)),
+        "night_boxes": prices.night_boxes(),
+        "prices": prices,
         "seasons": seasons,
         "new_season": overrides.new_season.unwrap_or_default(),
         "errors": overrides.errors,
@@ -1029,6 +1099,7 @@ async fn save_prices(
             errors.insert("prices.base".into(), e);
         }
     }
+    a.pricing.weekend_nights = form.weekend_nights();
     match parse_surcharge(&form.weekend) {
         Ok(bp) => a.pricing.weekend_multiplier_bp = bp,
         Err(e) => {
@@ -1184,6 +1255,50 @@ async fn remove_season(
         "season removed",
     )
     .await
+}
+
+/// The removal form: the owner ticks that they mean it (no script asks them).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RemoveForm {
+    confirm: Option<String>,
+}
+
+/// `POST /dashboard/alojamientos/{slug}/eliminar`: delete a unit that never had a reservation,
+/// or deactivate one that did (kept for its history), as the admin API's `DELETE`.
+async fn remove_unit(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    OwnerForm { owner, form }: OwnerForm<RemoveForm>,
+) -> Result<Response, Problem> {
+    let Some(unit) = unit_by_slug(&state, &slug).await? else {
+        return Ok(not_found(&owner));
+    };
+    if form.confirm.is_none() {
+        let overrides = Overrides {
+            errors: Errors::from([(
+                "remove.confirm".to_string(),
+                "Marcá la casilla para confirmar que querés eliminarlo.".to_string(),
+            )]),
+            ..Overrides::default()
+        };
+        return Ok(detail_page(
+            &state,
+            &owner,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &unit,
+            overrides,
+            quote_preview(&state, &unit, &DetailQuery::default()).await,
+            None,
+        ));
+    }
+    let deleted = app::accommodations::delete(&state, unit.accommodation.id).await?;
+    tracing::info!(accommodation.slug = %slug, deleted, "unit removed from the dashboard");
+    Ok(if deleted {
+        Redirect::to("/dashboard/alojamientos?aviso=eliminado").into_response()
+    } else {
+        Redirect::to(&format!("/dashboard/alojamientos/{slug}?aviso=desactivado")).into_response()
+    })
 }
 
 #[cfg(test)]
