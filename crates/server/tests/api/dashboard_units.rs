@@ -586,6 +586,12 @@ async fn tasks_jobs_and_queues_from_the_dashboard(backend: Backend) {
     .await;
     assert!(page.contains("Informe diario por e-mail"), "{page}");
     assert!(page.contains("todos los días a las 08:00"), "{page}");
+    // The connections the jobs use: none configured in this test.
+    let smtp = &page[page.find("id=\"conexion-smtp\"").unwrap()..];
+    assert!(
+        smtp[..smtp.find("</li>").unwrap()].contains("Sin configurar"),
+        "{smtp}"
+    );
 
     // Pause, resume, run now.
     let task = |name: &str| {

@@ -219,6 +219,10 @@ async fn a_periodic_task_runs_now_and_its_mail_arrives(backend: Backend) {
     );
     assert_ne!(out["last_after"], "Nunca", "{out}");
     assert_eq!(out["error_after"], "Ninguno", "{out}");
+    assert!(
+        out["smtp"].as_str().unwrap().contains("Funcionando"),
+        "{out}"
+    );
     // The owner's daily report arrives.
     let mail = eventually(Duration::from_secs(30), || async {
         smtp.messages()

@@ -210,6 +210,46 @@ fn chart(slots: &[posada_jobs::FinishedSlot], local: &Local) -> Value {
     })
 }
 
+/// The outside services the jobs depend on: configured or not, and their circuit breaker
+/// (closed: working; open: calls refused for a while after repeated failures; half open: trying
+/// again), as `/healthz` reports them.
+fn connections(state: &AppState, local: &Local) -> Vec<Value> {
+    use posada_integrations::breaker::BreakerState;
+    let services = state.services();
+    let configured = services.configured();
+    [
+        &services.mercadopago_breaker,
+        &services.whatsapp_breaker,
+        &services.smtp_breaker,
+    ]
+    .into_iter()
+    .map(|breaker| {
+        let provider = breaker.provider();
+        let label = match provider {
+            "mercadopago" => "Mercado Pago",
+            "whatsapp" => "WhatsApp",
+            "smtp" => "E-mail (SMTP)",
+            other => other,
+        };
+        let st = breaker.state();
+        let state_label = match st {
+            BreakerState::Closed => "Funcionando",
+            BreakerState::Open => "Cortada: se reintenta en unos minutos",
+            BreakerState::HalfOpen => "Probando de nuevo",
+        };
+        json!({
+            "provider": provider,
+            "label": label,
+            "configured": configured.iter().any(|(name, on)| *name == provider && *on),
+            "state": st.as_str(),
+            "state_label": state_label,
+            "failures": breaker.consecutive_failures(),
+            "opened_at": local.at(breaker.opened_at()),
+        })
+    })
+    .collect()
+}
+
 /// `GET /dashboard/automatizacion`
 async fn page(
     State(state): State<AppState>,
@@ -326,6 +366,7 @@ async fn page(
             "queues": queues,
             "chart": chart(&slots, &local),
             "failing": failing,
+            "connections": connections(&state, &local),
         }),
     ))
 }

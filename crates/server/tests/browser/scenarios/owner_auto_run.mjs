@@ -19,6 +19,7 @@ export default async function (ctx, kit) {
     await page.reload();
   }
   out.error_after = await kit.text(page, `${row} td[data-label="Último error"]`);
+  out.smtp = await kit.text(page, "#conexion-smtp");
   out.page = await kit.shootOwner(page, "owner-automatizacion-tarea");
   return out;
 }
