@@ -277,6 +277,21 @@ impl Admin {
         Ok(self.store.stats().await?)
     }
 
+    /// Live jobs (available, scheduled, running, retryable) by queue and state, and those finished
+    /// (completed, cancelled, discarded) since `since`: counts that stay cheap however long the
+    /// finished history is. Each row is (queue, state, count).
+    pub async fn recent_counts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, JobState, i64)>, JobsError> {
+        Ok(self.store.recent_counts(since).await?)
+    }
+
+    /// The newest `limit` failing jobs (discarded, or retryable after a failed attempt).
+    pub async fn failing(&self, limit: u32) -> Result<Vec<JobSummary>, JobsError> {
+        Ok(self.store.failing(limit).await?)
+    }
+
     /// Jobs matching `filter`, newest first.
     pub async fn list(
         &self,

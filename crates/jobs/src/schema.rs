@@ -11,13 +11,25 @@ use posada_db::{Migration, MigrationSet};
 /// The engine's migration set (`jobs`), for [`posada_db::migrate`].
 pub static MIGRATIONS: MigrationSet = MigrationSet {
     name: "jobs",
-    migrations: &[Migration {
-        version: 1,
-        name: "jobs, job_errors, job_queues, periodic_tasks, job_nodes",
-        sqlite: SQLITE_V1,
-        postgres: POSTGRES_V1,
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "jobs, job_errors, job_queues, periodic_tasks, job_nodes",
+            sqlite: SQLITE_V1,
+            postgres: POSTGRES_V1,
+        },
+        Migration {
+            version: 2,
+            name: "jobs_failing_idx: the failing jobs, newest first, without a scan",
+            sqlite: FAILING_INDEX,
+            postgres: FAILING_INDEX,
+        },
+    ],
 };
+
+/// Failing jobs are few; the owner's pages list the newest of them on every view.
+const FAILING_INDEX: &str =
+    "CREATE INDEX jobs_failing_idx ON jobs (id) WHERE state IN ('discarded','retryable');";
 
 const SQLITE_V1: &str = r#"
 CREATE TABLE jobs (

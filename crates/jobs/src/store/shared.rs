@@ -186,6 +186,20 @@ const LIST: &str =
       AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR id < $4)
     ORDER BY id DESC LIMIT $5";
 
+/// The newest failing jobs (read through `jobs_failing_idx`).
+const FAILING: &str =
+    "SELECT id, kind, queue, state, priority, attempt, max_attempts, run_at, unique_key,
+        trace_id, node_id, lease_expires_at, created_at, attempted_at, finished_at, last_error
+    FROM jobs WHERE state IN ('discarded','retryable') ORDER BY id DESC LIMIT $1";
+
+/// Live jobs by queue and state, and those finished since `$1` (each part read through its
+/// partial index: no scan of the finished history).
+const RECENT_COUNTS: &str = "SELECT queue, 'available', count(*) FROM jobs WHERE state = 'available' GROUP BY queue
+    UNION ALL SELECT queue, state, count(*) FROM jobs WHERE state IN ('scheduled','retryable') GROUP BY queue, state
+    UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY queue
+    UNION ALL SELECT queue, state, count(*) FROM jobs WHERE state IN ('completed','cancelled','discarded')
+        AND finished_at >= $1 GROUP BY queue, state";
+
 const GET: &str =
     "SELECT id, kind, queue, state, priority, attempt, max_attempts, run_at, unique_key,
         trace_id, node_id, lease_expires_at, created_at, attempted_at, finished_at, last_error,
@@ -388,6 +402,28 @@ impl Store {
             .fetch_all(p)
             .await)?;
         rows.into_iter().map(JobSummary::try_from).collect()
+    }
+
+    pub async fn failing(&self, limit: u32) -> Result<Vec<JobSummary>, sqlx::Error> {
+        let rows: Vec<SummaryRow> = on_pool!(self, main, p => sqlx::query_as(FAILING)
+            .bind(i64::from(limit.min(1000)))
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(JobSummary::try_from).collect()
+    }
+
+    pub async fn recent_counts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, JobState, i64)>, sqlx::Error> {
+        let since = DbTime(since);
+        let rows: Vec<(String, String, i64)> = on_pool!(self, main, p => sqlx::query_as(RECENT_COUNTS)
+            .bind(since)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter()
+            .map(|(queue, st, count)| Ok((queue, state(&st)?, count)))
+            .collect()
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<JobDetail>, sqlx::Error> {

@@ -84,6 +84,7 @@ pub async fn run(opts: PagesBench) -> anyhow::Result<()> {
         database_url: url,
         posada_listen: "127.0.0.1:0".into(),
         rate_limit_public_per_minute: 10_000_000,
+        rate_limit_admin_per_minute: 10_000_000,
         ..Settings::default()
     };
     let app = Application::build(

@@ -8,6 +8,7 @@ mod helpers;
 mod api_fuzz;
 mod assistant;
 mod auth;
+mod bench_pages;
 mod cli;
 mod connections;
 mod conversations;

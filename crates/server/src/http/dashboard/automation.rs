@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
-use posada_jobs::{JobState, JobSummary, JobsError, ListFilter, Page};
+use posada_jobs::{JobState, JobSummary, JobsError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -53,6 +53,8 @@ const SLOT_MINUTES: i64 = 5;
 const SLOTS: usize = 12;
 /// Failing jobs listed per state.
 const FAILING_LISTED: u32 = 25;
+/// Finished jobs are counted over this many hours (live ones all).
+const COUNTS_HOURS: i64 = 24;
 
 fn engine(e: JobsError) -> Problem {
     crate::app::AppError::from(e).into()
@@ -278,20 +280,25 @@ async fn page(
         })
         .collect();
 
-    let rows = admin.stats().await.map_err(engine)?;
+    // Live jobs, and the finished ones of the last day: the history can be long.
+    let now = state.now();
+    let rows = admin
+        .recent_counts(now - Duration::hours(COUNTS_HOURS))
+        .await
+        .map_err(engine)?;
     let paused = admin.paused_queues().await.map_err(engine)?;
     let totals: Vec<Value> = JobState::ALL
         .iter()
         .map(|st| {
             let n: i64 = rows
                 .iter()
-                .filter(|r| r.state == *st)
-                .map(|r| r.count)
+                .filter(|(_, state, _)| state == st)
+                .map(|(_, _, count)| count)
                 .sum();
             json!({"state": st.as_str(), "label": state_plural(*st), "count": n})
         })
         .collect();
-    let mut queue_names: Vec<String> = rows.iter().map(|r| r.queue.clone()).collect();
+    let mut queue_names: Vec<String> = rows.iter().map(|(queue, _, _)| queue.clone()).collect();
     queue_names.extend(paused.iter().cloned());
     queue_names.sort();
     queue_names.dedup();
@@ -300,8 +307,8 @@ async fn page(
         .map(|q| {
             let count = |st: JobState| -> i64 {
                 rows.iter()
-                    .filter(|r| &r.queue == q && r.state == st)
-                    .map(|r| r.count)
+                    .filter(|(queue, state, _)| queue == q && *state == st)
+                    .map(|(_, _, count)| count)
                     .sum()
             };
             json!({
@@ -318,7 +325,6 @@ async fn page(
         .collect();
 
     // The chart covers the hour up to the end of the current 5-minute slot.
-    let now = Utc::now();
     let slot = Duration::minutes(SLOT_MINUTES);
     let slot_s = slot.num_seconds();
     let end =
@@ -333,23 +339,13 @@ async fn page(
         .await
         .map_err(engine)?;
 
-    let mut failing = Vec::new();
-    for st in [JobState::Discarded, JobState::Retryable] {
-        let jobs = admin
-            .list(
-                &ListFilter {
-                    state: Some(st),
-                    ..ListFilter::default()
-                },
-                Page {
-                    limit: FAILING_LISTED,
-                    before_id: None,
-                },
-            )
-            .await
-            .map_err(engine)?;
-        failing.extend(jobs.iter().map(|j| job_line(j, &local)));
-    }
+    let failing: Vec<Value> = admin
+        .failing(FAILING_LISTED)
+        .await
+        .map_err(engine)?
+        .iter()
+        .map(|j| job_line(j, &local))
+        .collect();
 
     Ok(render::page(
         &owner,

@@ -257,7 +257,7 @@ fn render(status: StatusCode, template: &str, ctx: Value) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
+        HeaderValue::from_static("no-referrer"),
     );
     r
 }
