@@ -298,6 +298,14 @@ struct ProblemDocument {
     errors: Option<Vec<FieldError>>,
     /// For taken dates (409): the nearest free alternatives.
     alternatives: Option<Alternatives>,
+    /// For a duplicate (409): what is already used (`slug`, `feed`, …).
+    field: Option<String>,
+    /// For a move the reservation's state does not allow (409): that state.
+    state: Option<String>,
+    /// For a closed WhatsApp window (409): when it closed.
+    window_open_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// For a body over the limit (413): the limit.
+    limit_bytes: Option<u64>,
 }
 
 impl PartialSchema for Problem {
@@ -464,8 +472,14 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// A description's text: the line breaks of wrapped doc comments joined, paragraphs kept.
 fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
+    v.as_str()
+        .unwrap_or_default()
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// A schema's type in a few words (`string (date)`, `array of Money`, `Quote or null`).
@@ -505,6 +519,7 @@ fn type_view(schema: &Value) -> TypeView {
                 named = items.schema.clone();
                 format!("array of {}", items.text)
             }
+            "null" => "null".to_string(),
             other => match schema["format"].as_str() {
                 Some(format) => format!("{other} ({format})"),
                 None => other.to_string(),

@@ -190,12 +190,11 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
             return Err(format!("{at}: {text:?} is not a {format}"));
         }
     }
-    if let Some(n) = value.as_f64() {
-        if schema["minimum"].as_f64().is_some_and(|m| n < m)
-            || schema["maximum"].as_f64().is_some_and(|m| n > m)
-        {
-            return Err(format!("{at}: {n} is out of the documented bounds"));
-        }
+    if let Some(n) = value.as_f64()
+        && (schema["minimum"].as_f64().is_some_and(|m| n < m)
+            || schema["maximum"].as_f64().is_some_and(|m| n > m))
+    {
+        return Err(format!("{at}: {n} is out of the documented bounds"));
     }
     if let Value::Object(members) = value {
         let properties = schema["properties"].as_object();
@@ -511,8 +510,7 @@ async fn the_reference_page_is_served_from_our_own_origin() {
                 target.starts_with('/') && !target.starts_with("//") || target.starts_with('#'),
                 "{attr}{target}\" leaves our origin"
             );
-            if target.starts_with('#') {
-                let id = &target[1..];
+            if let Some(id) = target.strip_prefix('#') {
                 assert!(
                     html.contains(&format!("id=\"{id}\"")),
                     "{target} points nowhere"
