@@ -468,6 +468,12 @@ pub struct GuestReservationCreated {
     post,
     path = "/api/v1/reservations",
     tag = "public",
+    params((
+        "Idempotency-Key" = Option<String>,
+        Header,
+        pattern = r"^[!-~]{1,255}$",
+        description = "Same key and body replay the first answer; another body is 422; a duplicate in flight is 409"
+    )),
     request_body = HoldRequest,
     responses(
         (status = 201, description = "The hold", body = GuestReservationCreated),

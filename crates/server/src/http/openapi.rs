@@ -142,8 +142,8 @@ fn build() -> Value {
 }
 
 /// Add to the generated document what the code states in other ways than types: the title,
-/// introduction and security scheme; the HTML pages; closed request bodies; integer bounds; text
-/// parameters without NUL.
+/// introduction and security scheme; the HTML pages; optional and closed request bodies; integer
+/// bounds; parameters that are left out rather than null; text parameters without NUL.
 fn finish(mut doc: Value, pages: Value) -> Value {
     doc["info"] = json!({
         "title": "posada",
@@ -180,6 +180,15 @@ fn finish(mut doc: Value, pages: Value) -> Value {
                 let params = op.get_mut("parameters").and_then(Value::as_array_mut);
                 for param in params.into_iter().flatten() {
                     let schema = &mut param["schema"];
+                    // An `Option` parameter is one that may be left out (`required: false`); a
+                    // query string or header has no JSON `null`.
+                    if let Some(types) = schema["type"].as_array() {
+                        let types: Vec<Value> =
+                            types.iter().filter(|t| *t != "null").cloned().collect();
+                        if let [only] = types.as_slice() {
+                            schema["type"] = only.clone();
+                        }
+                    }
                     if schema["type"] == "string" && schema.get("pattern").is_none() {
                         schema["pattern"] = json!("^[^\\u0000]*$");
                     }
