@@ -130,9 +130,11 @@ pub fn document_value() -> &'static Value {
     &DOCUMENT
 }
 
-/// The document as pretty JSON text (what `posada openapi` prints).
-pub fn document_json() -> String {
-    serde_json::to_string_pretty(document_value()).unwrap_or_default()
+/// The document as pretty JSON text (what `posada openapi` prints and the server serves).
+pub fn document_json() -> &'static str {
+    static TEXT: LazyLock<String> =
+        LazyLock::new(|| serde_json::to_string_pretty(document_value()).unwrap_or_default());
+    &TEXT
 }
 
 fn build() -> Value {
