@@ -36,6 +36,7 @@ pub const MAX_URL_CHARS: usize = 2_048;
 /// What kind of place it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AccommodationKind {
     /// `cabin` (cabaña).
     Cabin,
@@ -105,6 +106,7 @@ pub struct UnknownKind(pub String);
 
 /// One photo of an accommodation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Photo {
     /// Absolute `http(s)://` URL or a site path starting with `/`.
     pub url: String,

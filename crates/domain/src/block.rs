@@ -65,6 +65,7 @@ pub struct Block {
 
 /// Admin input for an owner block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnerBlockInput {
     /// First blocked night.
     pub check_in: NaiveDate,

@@ -61,6 +61,7 @@ pub fn weekday_es(day: Weekday) -> &'static str {
 
 /// A date range with its own nightly price and, optionally, its own minimum stay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Season {
     /// Shown on the quote line, e.g. `"Temporada alta"`.
     pub name: String,
@@ -91,15 +92,40 @@ impl Season {
     }
 }
 
+/// `weekend_nights` in the OpenAPI document: chrono's English three-letter day names.
+#[cfg(feature = "openapi")]
+fn weekday_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some(
+            "Weekdays whose nights are weekend nights (default Fri and Sat).",
+        ))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])),
+        )
+        .build()
+}
+
 /// How an accommodation is priced. See the module docs for the rules.
 ///
 /// JSON fields other than `base_nightly` may be omitted and take their defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        as = Pricing,
+        description = "How an accommodation is priced, in minor units (centavos): a nightly price, weekend nights at a multiplier, seasons with their own price and minimum stay, a deposit percentage. Members other than `base_nightly` may be left out and take their defaults."
+    )
+)]
 pub struct PricingRules {
     /// Price of a night outside any season (before any weekend multiplier).
     pub base_nightly: Money,
     /// Weekdays whose *nights* are weekend nights (default Friday and Saturday).
     #[serde(default = "default_weekend_nights")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = weekday_names))]
     pub weekend_nights: Vec<Weekday>,
     /// Weekend multiplier in basis points: 10 000 = ×1 (default), 12 000 = ×1.2.
     #[serde(default = "default_multiplier_bp")]
@@ -260,6 +286,7 @@ impl PricingRules {
 
 /// One night of a quote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NightPrice {
     /// The date the night starts on.
     pub date: NaiveDate,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Where a reservation is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ReservationState {
     /// A hold that expires unless confirmed (`pre_reserved`).
     PreReserved,

@@ -19,6 +19,7 @@ use std::sync::Arc;
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobState {
     /// Due, waiting for a worker.
     Available,
@@ -95,6 +96,7 @@ impl FromStr for JobState {
 
 /// Number of jobs in one (queue, state, kind).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CountRow {
     /// Queue.
     pub queue: String,
@@ -137,6 +139,7 @@ impl Default for Page {
 
 /// One job as listed.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobSummary {
     /// Id.
     pub id: i64,
@@ -174,6 +177,7 @@ pub struct JobSummary {
 
 /// One failed attempt.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobError {
     /// Attempt number.
     pub attempt: i32,
@@ -187,6 +191,7 @@ pub struct JobError {
 
 /// A job with its arguments and error history.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobDetail {
     /// The job.
     #[serde(flatten)]

@@ -10,6 +10,7 @@ use crate::{Result, StoreError, corrupt, on_conn, on_db};
 
 /// A block as stored, with the channel bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Block))]
 pub struct BlockRow {
     /// Id.
     pub id: i64,

@@ -17,6 +17,7 @@ pub const CHANNELS: [&str; 4] = ["airbnb", "booking", "vrbo", "other"];
 
 /// A feed as stored, with its status and the number of blocks it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedRow {
     /// Id.
     pub id: i64,
@@ -312,6 +313,7 @@ pub async fn resolve_stale_conflicts(
 
 /// An open conflict, with what the owner needs to sort it out (no guest data).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConflictRow {
     /// Id.
     pub id: i64,

@@ -28,6 +28,7 @@ pub struct NewNotification<'a> {
 
 /// An outbox row.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Id.
     pub id: i64,

@@ -390,6 +390,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// One history row.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// Previous state (none for creation).
     pub from_state: Option<String>,

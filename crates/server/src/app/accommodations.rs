@@ -23,29 +23,52 @@ pub struct AccommodationIn {
 
 /// [`AccommodationIn`]'s JSON, every member spelled out (not `flatten`, which would hide a member
 /// nobody knows and the path of a nested error, e.g. `pricing.base_nightly.currency`).
-#[derive(Debug, Deserialize)]
-struct AccommodationWire {
+/// Also the request body's schema in the OpenAPI document.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(
+    as = AccommodationInput,
+    description = "An accommodation as the owner writes it; a representation read with GET may be sent back as it is."
+)]
+pub struct AccommodationWire {
     /// The id of a representation read with GET and sent back: accepted, and ignored (the path
     /// names the accommodation).
     #[serde(default, rename = "id")]
+    #[schema(read_only)]
     _id: Option<i64>,
+    /// Name shown to guests.
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     name: String,
+    /// URL name: lowercase letters and digits in words joined by `-`.
+    #[schema(max_length = 64, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     slug: String,
+    /// What kind of place it is.
     kind: posada_domain::AccommodationKind,
+    /// Description shown to guests (Spanish).
     #[serde(default)]
     description: String,
+    /// Most guests it takes.
+    #[schema(minimum = 1, maximum = 50)]
     capacity: u32,
+    /// Amenities (unique ignoring case).
     #[serde(default)]
     amenities: Vec<String>,
+    /// Photos; exactly one `primary` when there are photos.
     #[serde(default)]
     photos: Vec<posada_domain::Photo>,
+    /// `HH:MM` (default 14:00).
     #[serde(default = "posada_domain::accommodation::default_check_in_time")]
+    #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
     check_in_time: chrono::NaiveTime,
+    /// `HH:MM` (default 10:00).
     #[serde(default = "posada_domain::accommodation::default_check_out_time")]
+    #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
     check_out_time: chrono::NaiveTime,
+    /// Whether guests can book it (default true).
     #[serde(default = "active_by_default")]
     active: bool,
+    /// Prices (in minor units: centavos).
     pricing: posada_domain::PricingRules,
+    /// How to get there, sent to confirmed guests.
     #[serde(default)]
     directions: String,
 }

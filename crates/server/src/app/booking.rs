@@ -30,7 +30,7 @@ use crate::jobs::hold_reminder::HoldReminder;
 use crate::state::AppState;
 
 /// Free dates offered when the requested ones are taken.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Alternatives {
     /// Same accommodation, same length, nearest in time.
     pub same_accommodation: Vec<StayOut>,
@@ -39,7 +39,7 @@ pub struct Alternatives {
 }
 
 /// A stay in answers.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct StayOut {
     /// Arrival.
     pub check_in: NaiveDate,
@@ -57,7 +57,7 @@ impl From<Stay> for StayOut {
 }
 
 /// A short reference to an accommodation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccommodationRef {
     /// Id.
     pub id: i64,
@@ -68,28 +68,32 @@ pub struct AccommodationRef {
 }
 
 /// The guest of a hold.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = Guest)]
 pub struct GuestIn {
     /// Full name.
     pub name: String,
     /// E-mail (this or a phone is required).
     #[serde(default)]
+    #[schema(format = Email)]
     pub email: Option<String>,
-    /// Phone in international form (+54 9 11 …).
+    /// Phone in international form (+54 9 11 …); this or an e-mail is required.
     #[serde(default)]
     pub phone: Option<String>,
 }
 
 /// A request for a hold.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct HoldRequest {
     /// Accommodation slug.
+    #[schema(min_length = 1)]
     pub accommodation: String,
     /// Arrival.
     pub check_in: NaiveDate,
     /// Departure.
     pub check_out: NaiveDate,
     /// Number of guests.
+    #[schema(minimum = 1)]
     pub guests: u32,
     /// Who.
     pub guest: GuestIn,

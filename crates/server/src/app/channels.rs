@@ -668,13 +668,34 @@ fn default_enabled() -> bool {
 }
 
 /// A feed as an admin writes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = FeedInput)]
 pub struct FeedIn {
+    /// The accommodation the feed's events close.
     pub accommodation_id: i64,
+    /// Which channel publishes it.
+    #[schema(value_type = ChannelName)]
     pub channel: String,
+    /// Where to fetch it: `http(s)://` to a public host, at most 2048 characters.
+    #[schema(max_length = 2048)]
     pub url: String,
+    /// Whether the periodic sync fetches it (default true).
     #[serde(default = "default_enabled")]
     pub enabled: bool,
+}
+
+/// The channels a feed can come from.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ChannelName {
+    /// Airbnb.
+    Airbnb,
+    /// Booking.com.
+    Booking,
+    /// Vrbo.
+    Vrbo,
+    /// Any other iCal feed.
+    Other,
 }
 
 pub fn valid_url(url: &str) -> bool {

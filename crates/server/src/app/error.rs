@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::booking::Alternatives;
 
 /// One field at fault, named as the caller wrote it (`check_in`, `guest.email`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field.
     pub field: String,

@@ -113,6 +113,9 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/api/v1/livez")]
         url: String,
     },
+    /// Print the HTTP API's OpenAPI document (JSON, as served at /api/v1/openapi.json).
+    #[command(after_help = "Example:\n  posada openapi > openapi.json")]
+    Openapi,
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  posada completions bash > ~/.local/share/bash-completion/completions/posada"
@@ -132,6 +135,10 @@ pub fn main() -> ExitCode {
     }
     if let Command::Health { url } = &cli.command {
         return health(url);
+    }
+    if let Command::Openapi = &cli.command {
+        println!("{}", crate::http::openapi::document_json());
+        return ExitCode::SUCCESS;
     }
     if let Command::Completions { shell } = &cli.command {
         use clap::CommandFactory;
@@ -204,7 +211,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Restore { file } => restore::run(&settings, &file).await,
         // Handled in `main` before settings are loaded; kept so the match stays total.
         Command::Assistant(command) => Ok(assistant::execute(&command)?),
-        Command::Completions { .. } | Command::Health { .. } => Ok(()),
+        Command::Completions { .. } | Command::Health { .. } | Command::Openapi => Ok(()),
         Command::Migrate { dry_run } => migrate(&settings, dry_run).await,
     }
 }

@@ -8,11 +8,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use posada_jobs::{JobState, JobsError, ListFilter, Page};
-use serde::Deserialize;
-use serde_json::json;
+use std::collections::BTreeMap;
 
-use super::{Admin, Path, Problem, Query};
+use chrono::{DateTime, Utc};
+use posada_jobs::{CountRow, JobDetail, JobState, JobSummary, JobsError, ListFilter, Page};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Admin, Json, Path, Problem, Query};
 use crate::state::AppState;
 
 /// The routes.
@@ -42,32 +45,80 @@ fn engine_error(e: JobsError) -> Problem {
     }
 }
 
-/// `GET /api/v1/admin/tasks`
-async fn tasks(_: Admin, State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    /// Name (`ical-sync`, `expire-holds`, …).
+    name: String,
+    /// `every 30s` or a cron expression.
+    schedule: String,
+    /// Time zone of a cron schedule.
+    time_zone: String,
+    /// Kind of the job it enqueues.
+    kind: String,
+    /// When its latest run finished.
+    last_run_at: Option<DateTime<Utc>>,
+    /// Its next slot.
+    next_run_at: Option<DateTime<Utc>>,
+    /// How long the latest run took.
+    last_duration_ms: Option<i64>,
+    /// The latest run's error.
+    last_error: Option<String>,
+    /// Paused tasks let their slots pass.
+    paused: bool,
+    /// A run-now request no scheduler has taken yet.
+    run_requested_at: Option<DateTime<Utc>>,
+}
+
+/// The periodic tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskList {
+    /// Every periodic task.
+    items: Vec<TaskView>,
+}
+
+/// What an operator asked of a periodic task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskSwitched {
+    /// The task.
+    task: String,
+    /// `run`, `pause` or `resume`.
+    action: String,
+}
+
+/// The periodic tasks with their schedule, last run and next run.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/tasks",
+    tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tasks", body = TaskList),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn tasks(_: Admin, State(state): State<AppState>) -> Result<Json<TaskList>, Problem> {
     let tasks = state
         .jobs()
         .admin()
         .periodic_list()
         .await
         .map_err(engine_error)?;
-    let items: Vec<_> = tasks
+    let items = tasks
         .into_iter()
-        .map(|t| {
-            json!({
-                "name": t.name,
-                "schedule": t.schedule,
-                "time_zone": t.tz,
-                "kind": t.kind,
-                "last_run_at": t.last_run_at,
-                "next_run_at": t.next_run,
-                "last_duration_ms": t.last_duration_ms,
-                "last_error": t.last_error,
-                "paused": t.paused,
-                "run_requested_at": t.run_now_requested_at,
-            })
+        .map(|t| TaskView {
+            name: t.name,
+            schedule: t.schedule,
+            time_zone: t.tz,
+            kind: t.kind,
+            last_run_at: t.last_run_at,
+            next_run_at: t.next_run,
+            last_duration_ms: t.last_duration_ms,
+            last_error: t.last_error,
+            paused: t.paused,
+            run_requested_at: t.run_now_requested_at,
         })
         .collect();
-    Ok(axum::Json(json!({ "items": items })))
+    Ok(Json(TaskList { items }))
 }
 
 async fn task_switch(
@@ -93,11 +144,28 @@ async fn task_switch(
     };
     Ok((
         status,
-        axum::Json(json!({ "task": name, "action": action })),
+        Json(TaskSwitched {
+            task: name.to_string(),
+            action: action.to_string(),
+        }),
     ))
 }
 
-/// `POST /api/v1/admin/tasks/{name}/run`: the scheduler runs it within about a second.
+/// Run a periodic task now (the next scheduler tick takes it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/tasks/{name}/run",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The task's name")),
+    responses(
+        (status = 202, description = "Asked", body = TaskSwitched),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token (it may only GET)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No periodic task has this name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn task_run(
     _: Admin,
     State(state): State<AppState>,
@@ -106,7 +174,21 @@ async fn task_run(
     task_switch(&state, &name, "run").await
 }
 
-/// `POST /api/v1/admin/tasks/{name}/pause`
+/// Pause a periodic task (its slots pass).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/tasks/{name}/pause",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The task's name")),
+    responses(
+        (status = 200, description = "Paused", body = TaskSwitched),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token (it may only GET)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No periodic task has this name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn task_pause(
     _: Admin,
     State(state): State<AppState>,
@@ -115,7 +197,21 @@ async fn task_pause(
     task_switch(&state, &name, "pause").await
 }
 
-/// `POST /api/v1/admin/tasks/{name}/resume`
+/// Resume a paused periodic task.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/tasks/{name}/resume",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The task's name")),
+    responses(
+        (status = 200, description = "Resumed", body = TaskSwitched),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token (it may only GET)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No periodic task has this name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn task_resume(
     _: Admin,
     State(state): State<AppState>,
@@ -125,16 +221,48 @@ async fn task_resume(
 }
 
 /// Filters and page of `GET /api/v1/admin/jobs`.
-#[derive(Debug, Deserialize)]
+/// Filters and page of the job list (newest first).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct JobsQuery {
+    /// Only this state.
+    #[param(value_type = Option<JobState>)]
     state: Option<String>,
+    /// Only this queue.
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     queue: Option<String>,
+    /// Only this kind.
     kind: Option<String>,
+    /// Rows per page, 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// Only jobs older than this id (the previous page's `next_before_id`).
     before_id: Option<i64>,
 }
 
-/// `GET /api/v1/admin/jobs?state=&queue=&kind=&limit=&before_id=` (newest first).
+/// A page of jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobPage {
+    /// The jobs.
+    items: Vec<JobSummary>,
+    /// Pass as `before_id` for the next page; null on the last page.
+    next_before_id: Option<i64>,
+}
+
+/// Jobs, newest first, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/jobs",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(JobsQuery),
+    responses(
+        (status = 200, description = "A page of jobs", body = JobPage),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+
 async fn jobs(
     _: Admin,
     State(state): State<AppState>,
@@ -171,12 +299,27 @@ async fn jobs(
     let next_before_id = (items.len() == limit as usize)
         .then(|| items.last().map(|j| j.id))
         .flatten();
-    Ok(axum::Json(
-        json!({ "items": items, "next_before_id": next_before_id }),
-    ))
+    Ok(Json(JobPage {
+        items,
+        next_before_id,
+    }))
 }
 
-/// `GET /api/v1/admin/jobs/{id}` with arguments and error history.
+/// One job with its arguments and error history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/jobs/{id}",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job", body = JobDetail),
+        (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No job has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn job(
     _: Admin,
     State(state): State<AppState>,
@@ -189,10 +332,34 @@ async fn job(
         .await
         .map_err(engine_error)?
         .ok_or_else(|| Problem::not_found("job"))?;
-    Ok(axum::Json(detail))
+    Ok(Json(detail))
 }
 
-/// `POST /api/v1/admin/jobs/{id}/retry`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobActed {
+    /// The job.
+    id: i64,
+    /// `retry` or `cancel`.
+    action: String,
+}
+
+/// Run a job again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/jobs/{id}/retry",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The job's id")),
+    responses(
+        (status = 202, description = "The job is queued again", body = JobActed),
+        (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token (it may only GET)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No job has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job is running, or another live job holds its unique key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn retry(
     _: Admin,
     State(state): State<AppState>,
@@ -212,11 +379,30 @@ async fn retry(
     tracing::info!(job.id = id, "job retried by an operator");
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({ "id": id, "action": "retry" })),
+        Json(JobActed {
+            id,
+            action: "retry".to_string(),
+        }),
     ))
 }
 
-/// `POST /api/v1/admin/jobs/{id}/cancel`
+/// Cancel a job that has not finished.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/jobs/{id}/cancel",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "Cancelled", body = JobActed),
+        (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token (it may only GET)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No job has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job has finished", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong (named in `errors`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn cancel(
     _: Admin,
     State(state): State<AppState>,
@@ -234,23 +420,62 @@ async fn cancel(
         };
     }
     tracing::info!(job.id = id, "job cancelled by an operator");
-    Ok(axum::Json(json!({ "id": id, "action": "cancel" })))
+    Ok(Json(JobActed {
+        id,
+        action: "cancel".to_string(),
+    }))
 }
 
-/// `GET /api/v1/admin/jobs/stats`: counts by queue, state and kind, totals by state, paused
-/// queues.
-async fn stats(_: Admin, State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobStats {
+    /// Jobs per state, every state present.
+    by_state: BTreeMap<String, i64>,
+    /// Jobs per queue, state and kind.
+    rows: Vec<CountRow>,
+    /// Queues whose jobs are not claimed now.
+    paused_queues: Vec<String>,
+}
+
+/// Job counts by state, and by queue, state and kind; paused queues.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/jobs/stats",
+    tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts", body = JobStats),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn stats(_: Admin, State(state): State<AppState>) -> Result<Json<JobStats>, Problem> {
     let admin = state.jobs().admin();
     let rows = admin.stats().await.map_err(engine_error)?;
-    let mut by_state = serde_json::Map::new();
-    for st in JobState::ALL {
-        let n: i64 = rows.iter().filter(|r| r.state == st).map(|r| r.count).sum();
-        by_state.insert(st.as_str().to_string(), json!(n));
-    }
-    let paused = admin.paused_queues().await.map_err(engine_error)?;
-    Ok(axum::Json(
-        json!({ "by_state": by_state, "rows": rows, "paused_queues": paused }),
-    ))
+    let by_state = JobState::ALL
+        .into_iter()
+        .map(|st| {
+            let n: i64 = rows.iter().filter(|r| r.state == st).map(|r| r.count).sum();
+            (st.as_str().to_string(), n)
+        })
+        .collect();
+    let paused_queues = admin.paused_queues().await.map_err(engine_error)?;
+    Ok(Json(JobStats {
+        by_state,
+        rows,
+        paused_queues,
+    }))
+}
+
+/// A queue named in the path.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "the path parameter's shape for the OpenAPI document"
+)]
+struct QueueName {
+    /// The queue's name: 1-64 letters, digits, `-`, `_` or `.`.
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    name: String,
 }
 
 fn queue_name(name: &str) -> Result<(), Problem> {
@@ -268,7 +493,28 @@ fn queue_name(name: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-/// `POST /api/v1/admin/queues/{name}/pause`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueSwitched {
+    /// The queue.
+    queue: String,
+    /// Whether its jobs wait (not claimed) now.
+    paused: bool,
+}
+
+/// Pause a queue: its jobs are not claimed until it is resumed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/queues/{name}/pause",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(QueueName),
+    responses(
+        (status = 200, description = "Paused", body = QueueSwitched),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token (it may only GET)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a queue name", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn queue_pause(
     _: Admin,
     State(state): State<AppState>,
@@ -282,10 +528,26 @@ async fn queue_pause(
         .await
         .map_err(engine_error)?;
     tracing::info!(queue = %name, "queue paused by an operator");
-    Ok(axum::Json(json!({ "queue": name, "paused": true })))
+    Ok(Json(QueueSwitched {
+        queue: name,
+        paused: true,
+    }))
 }
 
-/// `POST /api/v1/admin/queues/{name}/resume`
+/// Resume a paused queue.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/queues/{name}/resume",
+    tag = "operations",
+    security(("bearer" = [])),
+    params(QueueName),
+    responses(
+        (status = 200, description = "Resumed", body = QueueSwitched),
+        (status = 401, description = "No or unknown API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token (it may only GET)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a queue name", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn queue_resume(
     _: Admin,
     State(state): State<AppState>,
@@ -299,5 +561,8 @@ async fn queue_resume(
         .await
         .map_err(engine_error)?;
     tracing::info!(queue = %name, "queue resumed by an operator");
-    Ok(axum::Json(json!({ "queue": name, "paused": false })))
+    Ok(Json(QueueSwitched {
+        queue: name,
+        paused: false,
+    }))
 }

@@ -13,7 +13,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::middleware::OpsExt;
 use crate::state::AppState;
@@ -51,7 +53,171 @@ async fn database_check(state: &AppState) -> (Status, serde_json::Value) {
     }
 }
 
-/// `GET /api/v1/healthz`
+/// The node's health.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// The worst of the checks: `healthy` and `degraded` answer 200, `unhealthy` 503.
+    status: Status,
+    /// posada's version.
+    version: String,
+    /// Each dependency's check.
+    #[schema(value_type = HealthChecks)]
+    checks: serde_json::Value,
+}
+
+/// The checks of `/healthz`. The checks are assembled as JSON by the functions below (and
+/// `app::channels::health`); these types name their members for the OpenAPI document, and
+/// `tests/api/openapi.rs` fails when an answer carries a member they do not name.
+#[derive(Debug, ToSchema)]
+#[expect(
+    dead_code,
+    reason = "the shape of `Health::checks` for the OpenAPI document"
+)]
+struct HealthChecks {
+    /// The database.
+    database: DatabaseCheck,
+    /// Channel feeds.
+    ical: IcalCheck,
+    /// The job engine.
+    jobs: JobsCheck,
+    /// The shared rate limiter's Redis (only when configured).
+    redis: Option<RedisCheck>,
+    /// Outbound services' circuit breakers.
+    circuit_breakers: BreakersCheck,
+    /// Which integrations are configured.
+    integrations: IntegrationsCheck,
+    /// Free disk space next to the SQLite file (SQLite only).
+    disk: Option<DiskCheck>,
+}
+
+/// The database check.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct DatabaseCheck {
+    /// This check's status.
+    status: Status,
+    /// `sqlite` or `postgres`.
+    backend: String,
+    /// How long the check query took.
+    latency_ms: Option<f64>,
+    /// What failed, in fixed words.
+    error: Option<String>,
+}
+
+/// The channel feeds check.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct IcalCheck {
+    /// This check's status (degraded with open conflicts or a stale feed).
+    status: Status,
+    /// Enabled feeds.
+    feeds: Option<i64>,
+    /// Enabled feeds whose last fetch failed.
+    failing_feeds: Option<i64>,
+    /// Minutes since the stalest enabled feed last synced.
+    oldest_success_age_minutes: Option<i64>,
+    /// Imported blocks over our active reservations.
+    open_conflicts: Option<i64>,
+    /// What failed, in fixed words.
+    error: Option<String>,
+}
+
+/// The job engine check.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct JobsCheck {
+    /// This check's status.
+    status: Status,
+    /// Workers alive on this node (null on a node that runs none).
+    workers_alive: Option<i64>,
+    /// Whether this node's engine runs (null on a node that runs none).
+    engine_running: Option<bool>,
+    /// Seconds the oldest due job has waited for a worker.
+    oldest_available_age_seconds: Option<i64>,
+    /// Jobs that failed for good in the last 24 hours.
+    discarded_last_24h: Option<i64>,
+    /// What is wrong, in words.
+    problems: Option<Vec<String>>,
+    /// What failed, in fixed words.
+    error: Option<String>,
+}
+
+/// The Redis check.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct RedisCheck {
+    /// This check's status.
+    status: Status,
+    /// PING latency.
+    latency_ms: Option<f64>,
+    /// A rate-limit check failed to reach Redis in the last minute.
+    recent_error: Option<String>,
+    /// Limiter errors since start.
+    limiter_errors_total: Option<i64>,
+    /// Seconds left before the limiter tries Redis again.
+    backing_off_seconds: Option<i64>,
+    /// Rate-limit checks skipped while Redis was away.
+    skipped_total: Option<i64>,
+    /// What failed, in fixed words.
+    error: Option<String>,
+}
+
+/// One circuit breaker.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct BreakerCheck {
+    /// `closed`, `open` or `half_open`.
+    state: String,
+    /// When it opened.
+    opened_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Failures in a row.
+    consecutive_failures: i64,
+}
+
+/// The circuit breakers check.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct BreakersCheck {
+    /// Degraded while a breaker is not closed.
+    status: Status,
+    /// Each provider's breaker (`mercadopago`, `whatsapp`, `smtp`).
+    providers: std::collections::BTreeMap<String, BreakerCheck>,
+}
+
+/// The integrations check (always healthy: it only reports).
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct IntegrationsCheck {
+    /// Always `healthy`.
+    status: Status,
+    /// Each integration: `configured` or `not configured`.
+    providers: std::collections::BTreeMap<String, String>,
+}
+
+/// The disk check.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "a health check's shape for the OpenAPI document")]
+struct DiskCheck {
+    /// Degraded under 512 MiB free, unhealthy under 64 MiB.
+    status: Status,
+    /// Free bytes.
+    free_bytes: Option<i64>,
+    /// The directory measured.
+    path: Option<String>,
+    /// What failed, in fixed words.
+    error: Option<String>,
+}
+
+/// Health with each dependency's status and latency.
+#[utoipa::path(
+    get,
+    path = "/api/v1/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Healthy or degraded", body = Health),
+        (status = 503, description = "Unhealthy", body = Health),
+    ),
+)]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let (db_status, db) = database_check(&state).await;
     let (ops_status, ops_checks) = ops_checks(&state).await;
@@ -63,11 +229,11 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     };
     (
         code,
-        Json(json!({
-            "status": overall,
-            "version": env!("CARGO_PKG_VERSION"),
-            "checks": with_checks(json!({ "database": db }), ops_checks),
-        })),
+        Json(Health {
+            status: overall,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            checks: with_checks(json!({ "database": db }), ops_checks),
+        }),
     )
 }
 
@@ -337,7 +503,26 @@ fn log_hidden_error(check: &'static str, error: &dyn std::fmt::Display) {
     tracing::warn!(check, error = %text, "health check failed");
 }
 
-/// `GET /api/v1/readyz`
+/// Whether this node should get traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// True when migrations are applied, the database answers and the node is not draining.
+    ready: bool,
+    /// Why not (only when not ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasons: Option<Vec<String>>,
+}
+
+/// Readiness: migrations applied, database answering, not draining.
+#[utoipa::path(
+    get,
+    path = "/api/v1/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready", body = Readiness),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let mut reasons = Vec::new();
     if state.is_draining() {
@@ -352,16 +537,38 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         }
     }
     if reasons.is_empty() {
-        (StatusCode::OK, Json(json!({"ready": true})))
+        (
+            StatusCode::OK,
+            Json(Readiness {
+                ready: true,
+                reasons: None,
+            }),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "reasons": reasons})),
+            Json(Readiness {
+                ready: false,
+                reasons: Some(reasons),
+            }),
         )
     }
 }
 
-/// `GET /api/v1/livez`
+/// The process is up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always true.
+    alive: bool,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/livez",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = Liveness)),
+)]
 pub async fn livez() -> impl IntoResponse {
-    Json(json!({"alive": true}))
+    Json(Liveness { alive: true })
 }

@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/healthz", get(health::healthz))
         .route("/api/v1/readyz", get(health::readyz))
         .route("/api/v1/livez", get(health::livez))
-        .route("/api/v1/openapi.json", get(openapi::document))
+        .merge(openapi::routes())
         .merge(api::routes())
         .merge(admin::routes())
         .merge(webhooks::routes())

@@ -19,7 +19,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use posada_integrations::{SignatureError, WebhookPayload};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::conversations::DeliveryQueued;
 use crate::http::Problem;
@@ -49,10 +50,41 @@ fn valid_payment_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// `POST /api/v1/webhooks/mercadopago`: signed notifications (`?data.id=…&type=payment` with
+/// What a notification was taken for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationReceived {
+    /// Always true.
+    received: bool,
+    /// The notification's type when it is not about a payment (nothing is done with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored: Option<String>,
+}
+
+/// A Mercado Pago payment notification.
+///
+/// Signed notifications (`?data.id=…&type=payment` with
 /// `x-signature` and `x-request-id`) and, only while `MERCADOPAGO_WEBHOOK_SECRET` is not set, the
 /// legacy IPN form (`?topic=payment&id=…`, unsigned, verified by reading the payment through the API
 /// in the job). With a secret set, an unsigned notification of either form is a 401.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/mercadopago",
+    tag = "webhooks",
+    params(
+        ("data.id" = Option<String>, Query, description = "The payment id (signed form)"),
+        ("type" = Option<String>, Query, description = "`payment` for payments (signed form)"),
+        ("topic" = Option<String>, Query, description = "`payment` (legacy unsigned form)"),
+        ("id" = Option<String>, Query, description = "The payment id (legacy unsigned form)"),
+        ("x-signature" = Option<String>, Header, description = "`ts=…,v1=…`: HMAC-SHA256 over the id, the request id and the timestamp"),
+        ("x-request-id" = Option<String>, Header, description = "Mercado Pago's request id, part of the signed text"),
+    ),
+    responses(
+        (status = 200, description = "Accepted: a payment look-up is queued (at most 3 per payment id a minute), or the notification is ignored", body = NotificationReceived),
+        (status = 400, description = "The notification names no valid payment id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The signature is missing, malformed, stale or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Mercado Pago is not configured on this server", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn mercadopago(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -122,7 +154,10 @@ async fn mercadopago(
         // merchant_order, plan, subscription…: nothing posada acts on.
         return (
             StatusCode::OK,
-            axum::Json(json!({"received": true, "ignored": kind})),
+            axum::Json(NotificationReceived {
+                received: true,
+                ignored: Some(kind.to_string()),
+            }),
         )
             .into_response();
     }
@@ -132,12 +167,33 @@ async fn mercadopago(
     let trace_id = trace.map(|t| t.0.0.clone());
     match crate::app::payments::notification_received(&state, payment_id, trace_id.as_deref()).await
     {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({"received": true}))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(NotificationReceived {
+                received: true,
+                ignored: None,
+            }),
+        )
+            .into_response(),
         Err(e) => Problem::from(e).into_response(),
     }
 }
 
-/// `GET /api/v1/webhooks/whatsapp`: Meta's subscription handshake.
+/// WhatsApp subscription handshake (Meta's).
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/whatsapp",
+    tag = "webhooks",
+    params(
+        ("hub.mode" = Option<String>, Query, description = "`subscribe`"),
+        ("hub.verify_token" = Option<String>, Query, description = "Must equal `WHATSAPP_VERIFY_TOKEN`"),
+        ("hub.challenge" = Option<String>, Query, description = "Echoed back when the token matches"),
+    ),
+    responses(
+        (status = 200, description = "The challenge", body = String, content_type = "text/plain"),
+        (status = 403, description = "The token does not match, or WHATSAPP_VERIFY_TOKEN is not set", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn whatsapp_verify(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -156,8 +212,33 @@ async fn whatsapp_verify(
     }
 }
 
-/// `POST /api/v1/webhooks/whatsapp`: statuses of our messages and inbound messages. Checked
+/// What a delivery was taken for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryReceived {
+    /// Always true.
+    received: bool,
+    /// The job that applies this delivery; null when the same delivery is already queued.
+    job_id: Option<i64>,
+    /// The same delivery (byte for byte) was already queued and not yet applied.
+    duplicate: bool,
+}
+
+/// WhatsApp deliveries: inbound messages and the statuses of ours.
+///
+/// Statuses of our messages and inbound messages. Checked
 /// (signature, then payload) and queued for `whatsapp.delivery`; applied by that job.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/whatsapp",
+    tag = "webhooks",
+    params(("X-Hub-Signature-256" = Option<String>, Header, description = "`sha256=…`: HMAC-SHA256 of the raw body with the app secret")),
+    request_body(content = Object, description = "Meta's delivery (messages and statuses)"),
+    responses(
+        (status = 200, description = "Accepted: queued for the whatsapp.delivery job", body = DeliveryReceived),
+        (status = 400, description = "The delivery is not readable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The signature does not match, or WHATSAPP_APP_SECRET is not set", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn whatsapp_delivery(
     State(state): State<AppState>,
     trace: Option<axum::Extension<TraceId>>,
@@ -193,7 +274,11 @@ async fn whatsapp_delivery(
             };
             (
                 StatusCode::OK,
-                axum::Json(json!({"received": true, "job_id": job_id, "duplicate": duplicate})),
+                axum::Json(DeliveryReceived {
+                    received: true,
+                    job_id,
+                    duplicate,
+                }),
             )
                 .into_response()
         }

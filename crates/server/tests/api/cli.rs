@@ -562,6 +562,7 @@ fn help_shows_examples_and_completions_are_printed() {
         "assistant",
         "completions",
         "health",
+        "openapi",
     ] {
         let help = run(&[sub, "--help"]);
         assert!(help.contains("Example"), "posada {sub} --help: {help}");
@@ -679,4 +680,21 @@ async fn on_a_terminal_the_password_is_not_echoed_and_progress_is_drawn() {
         !shown.contains("secreto-de-prueba-1"),
         "the password was echoed: {shown}"
     );
+}
+
+/// `posada openapi` prints the document alone on standard output (no settings, no database, no
+/// log line), the same the server serves.
+#[test]
+fn openapi_prints_the_document_alone() {
+    let out = Command::new(env!("CARGO_BIN_EXE_posada"))
+        .arg("openapi")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "nothing on standard error");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(&doc, posada_server::http::openapi::document_value());
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/admin/feeds/{id}/sync"]["post"].is_object());
 }
