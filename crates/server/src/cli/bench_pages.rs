@@ -3,7 +3,8 @@
 //! Starts posada in this process (HTTP only: nothing runs the jobs while pages are measured) on
 //! the chosen database, fills it through the application core — `--units` units, `--reservations`
 //! holds spread over the coming year (every other one confirmed) — then puts `--jobs` finished
-//! jobs in the jobs table with the job engine's own benchmark. It logs in as the owner and GETs
+//! jobs in the jobs table with the job engine's own benchmark, their finish times spread over the
+//! last `--history-days`. It logs in as the owner and GETs
 //! every section of the web app (and a reservation's, a unit's detail) `--requests` times each,
 //! `--clients` at a time, after a warm-up; it prints each page's p50/p95/p99 in milliseconds
 //! (measured at the client on the same machine: an upper bound of the server's time).
@@ -40,6 +41,9 @@ pub struct PagesBench {
     /// Finished jobs to add to the jobs table.
     #[arg(long, default_value_t = 100_000)]
     jobs: u64,
+    /// Days the finished jobs are spread over (as a real history is).
+    #[arg(long, default_value_t = 7)]
+    history_days: u32,
     /// Requests per page.
     #[arg(long, default_value_t = 200)]
     requests: usize,
@@ -119,6 +123,8 @@ pub async fn run(opts: PagesBench) -> anyhow::Result<()> {
     progress.finish();
     let (first_code, first_slug) = seeded?;
     jobs?;
+    // A history of `--history-days`, not a minute's worth.
+    posada_jobs::bench::spread_finished(state.db(), opts.history_days).await?;
     let phc = crate::app::owner::hash_password(PASSWORD).map_err(anyhow::Error::msg)?;
     posada_store::ops::set_owner_password_hash(state.db(), &phc, state.now()).await?;
 
