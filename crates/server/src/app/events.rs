@@ -147,6 +147,9 @@ pub async fn relay(
                 // The connection was lost and is reopened by the next call: anything told
                 // meanwhile is gone.
                 Ok(None) => deliver(None),
+                // The node is closing its database: let go of the connection, or the pool's
+                // close would wait for it forever.
+                Err(sqlx::Error::PoolClosed) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "listening to the other nodes' changes failed; retrying");
                     deliver(None);

@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod errors;
 pub mod guest;
 pub mod health;
+pub mod html;
 pub mod ical;
 pub mod idempotency;
 pub mod json;

@@ -396,17 +396,7 @@ const CSS: &str = include_str!("../../openapi/docs.css");
     responses((status = 200, description = "The style sheet", body = String, content_type = "text/css")),
 )]
 pub async fn reference_css() -> Response {
-    let mut r = CSS.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    r
+    crate::http::html::asset("text/css; charset=utf-8", CSS)
 }
 
 /// One operation as the page shows it.

@@ -435,23 +435,42 @@ fn no_such_task(owner: &Owner) -> Response {
     )
 }
 
+/// What the owner asks of a periodic task.
+#[derive(Debug, Clone, Copy)]
+enum TaskOp {
+    Run,
+    Pause,
+    Resume,
+}
+
+/// Do `op` to task `name` (the same calls as the admin API) and go back to the page with its
+/// notice; an unknown task is a 404 page.
+async fn task_op(
+    state: &AppState,
+    owner: &Owner,
+    name: &str,
+    op: TaskOp,
+) -> Result<Response, Problem> {
+    let admin = state.jobs().admin();
+    let (found, notice) = match op {
+        TaskOp::Run => (admin.periodic_run_now(name).await, "tarea-pedida"),
+        TaskOp::Pause => (admin.periodic_pause(name).await, "tarea-pausada"),
+        TaskOp::Resume => (admin.periodic_resume(name).await, "tarea-reanudada"),
+    };
+    if !found.map_err(engine)? {
+        return Ok(no_such_task(owner));
+    }
+    tracing::info!(task = %name, ?op, "periodic task changed from the dashboard");
+    Ok(back_to_page(notice))
+}
+
 /// `POST /dashboard/tasks/{name}/run`: ask the scheduler to run a periodic task now.
 pub async fn run_task(
     State(state): State<AppState>,
     Path(name): Path<String>,
     OwnerForm { owner, .. }: OwnerForm<NoFields>,
 ) -> Result<Response, Problem> {
-    if !state
-        .jobs()
-        .admin()
-        .periodic_run_now(&name)
-        .await
-        .map_err(engine)?
-    {
-        return Ok(no_such_task(&owner));
-    }
-    tracing::info!(task = %name, "periodic task run requested from the dashboard");
-    Ok(back_to_page("tarea-pedida"))
+    task_op(&state, &owner, &name, TaskOp::Run).await
 }
 
 /// `POST /dashboard/tasks/{name}/pause`
@@ -460,17 +479,7 @@ async fn pause_task(
     Path(name): Path<String>,
     OwnerForm { owner, .. }: OwnerForm<NoFields>,
 ) -> Result<Response, Problem> {
-    if !state
-        .jobs()
-        .admin()
-        .periodic_pause(&name)
-        .await
-        .map_err(engine)?
-    {
-        return Ok(no_such_task(&owner));
-    }
-    tracing::info!(task = %name, "periodic task paused from the dashboard");
-    Ok(back_to_page("tarea-pausada"))
+    task_op(&state, &owner, &name, TaskOp::Pause).await
 }
 
 /// `POST /dashboard/tasks/{name}/resume`
@@ -479,17 +488,7 @@ async fn resume_task(
     Path(name): Path<String>,
     OwnerForm { owner, .. }: OwnerForm<NoFields>,
 ) -> Result<Response, Problem> {
-    if !state
-        .jobs()
-        .admin()
-        .periodic_resume(&name)
-        .await
-        .map_err(engine)?
-    {
-        return Ok(no_such_task(&owner));
-    }
-    tracing::info!(task = %name, "periodic task resumed from the dashboard");
-    Ok(back_to_page("tarea-reanudada"))
+    task_op(&state, &owner, &name, TaskOp::Resume).await
 }
 
 fn job_path(id: i64, aviso: &str) -> Response {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -76,17 +76,7 @@ pub fn routes() -> Router<AppState> {
 
 /// `/static/channels.js`.
 async fn js() -> Response {
-    let mut r = JS.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    r
+    crate::http::html::asset("text/javascript; charset=utf-8", JS)
 }
 
 /// The `?aviso=` keys this section redirects with, as the owner reads them.

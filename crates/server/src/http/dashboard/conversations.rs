@@ -409,44 +409,67 @@ async fn reply(
     }
 }
 
-/// `POST /dashboard/conversaciones/{reference}/tomar`: the owner takes the conversation over;
-/// the assistant stays quiet in it until given back.
+/// What the owner does to a conversation besides answering it.
+#[derive(Debug, Clone, Copy)]
+enum Switch {
+    /// Take it over: the assistant stays quiet in it until given back.
+    TakeOver,
+    /// Give it back to the assistant: its switch on, the hand-off cleared.
+    GiveBack,
+    /// The owner answered another way: nothing waits any more.
+    Handled,
+}
+
+async fn switch(
+    state: &AppState,
+    owner: &Owner,
+    reference: &str,
+    what: Switch,
+) -> Result<Response, Problem> {
+    let Some(phone) = phone_of(state, reference).await? else {
+        return Ok(not_found(owner));
+    };
+    let notice = match what {
+        Switch::TakeOver => {
+            crate::app::assistant::set_enabled(state, &phone, false).await?;
+            "tomada"
+        }
+        Switch::GiveBack => {
+            crate::app::assistant::set_enabled(state, &phone, true).await?;
+            crate::app::conversations::resolve(state, &phone).await?;
+            "devuelta"
+        }
+        Switch::Handled => {
+            crate::app::conversations::resolve(state, &phone).await?;
+            "atendida"
+        }
+    };
+    Ok(back_to(reference, notice))
+}
+
+/// `POST /dashboard/conversaciones/{reference}/tomar`
 async fn take_over(
     State(state): State<AppState>,
     Path(reference): Path<String>,
     OwnerForm { owner, .. }: OwnerForm<NoFields>,
 ) -> Result<Response, Problem> {
-    let Some(phone) = phone_of(&state, &reference).await? else {
-        return Ok(not_found(&owner));
-    };
-    crate::app::assistant::set_enabled(&state, &phone, false).await?;
-    Ok(back_to(&reference, "tomada"))
+    switch(&state, &owner, &reference, Switch::TakeOver).await
 }
 
-/// `POST /dashboard/conversaciones/{reference}/devolver`: back to the assistant (its switch on,
-/// the hand-off cleared).
+/// `POST /dashboard/conversaciones/{reference}/devolver`
 async fn give_back(
     State(state): State<AppState>,
     Path(reference): Path<String>,
     OwnerForm { owner, .. }: OwnerForm<NoFields>,
 ) -> Result<Response, Problem> {
-    let Some(phone) = phone_of(&state, &reference).await? else {
-        return Ok(not_found(&owner));
-    };
-    crate::app::assistant::set_enabled(&state, &phone, true).await?;
-    crate::app::conversations::resolve(&state, &phone).await?;
-    Ok(back_to(&reference, "devuelta"))
+    switch(&state, &owner, &reference, Switch::GiveBack).await
 }
 
-/// `POST /dashboard/conversaciones/{reference}/atendida`: the owner answered another way.
+/// `POST /dashboard/conversaciones/{reference}/atendida`
 async fn resolve(
     State(state): State<AppState>,
     Path(reference): Path<String>,
     OwnerForm { owner, .. }: OwnerForm<NoFields>,
 ) -> Result<Response, Problem> {
-    let Some(phone) = phone_of(&state, &reference).await? else {
-        return Ok(not_found(&owner));
-    };
-    crate::app::conversations::resolve(&state, &phone).await?;
-    Ok(back_to(&reference, "atendida"))
+    switch(&state, &owner, &reference, Switch::Handled).await
 }

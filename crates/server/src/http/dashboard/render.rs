@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
@@ -244,43 +244,17 @@ fn render(status: StatusCode, template: &str, ctx: Value) -> Response {
                 .into_response();
         }
     };
-    let mut r = (status, html).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    r
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut r = body.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    r
+    crate::http::html::page(status, html, CSP, "no-referrer")
 }
 
 /// `/static/dashboard.css`.
 pub async fn css() -> Response {
-    asset("text/css; charset=utf-8", CSS)
+    crate::http::html::asset("text/css; charset=utf-8", CSS)
 }
 
 /// `/static/dashboard.js`.
 pub async fn js() -> Response {
-    asset("text/javascript; charset=utf-8", JS)
+    crate::http::html::asset("text/javascript; charset=utf-8", JS)
 }
 
 #[cfg(test)]

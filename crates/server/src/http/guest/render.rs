@@ -76,43 +76,21 @@ pub fn page(status: StatusCode, template: &str, ctx: impl Serialize) -> Response
                 .into_response();
         }
     };
-    let mut r = (status, html).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let csp = if template == "widget.html" {
-        r.extensions_mut().insert(Embeddable);
         WIDGET_CSP
     } else {
         CSP
     };
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
     // Same-origin only: our forms' POSTs carry a real `Origin` (checked against CSRF), while no
     // other site (Mercado Pago's checkout included) ever sees a URL with a guest's token.
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    let mut r = crate::http::html::page(status, html, csp, "same-origin");
+    if template == "widget.html" {
+        r.extensions_mut().insert(Embeddable);
+    }
     r
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut r = body.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    r
-}
+use crate::http::html::asset;
 
 /// `/static/guest.css`.
 pub async fn css() -> Response {
